@@ -1,0 +1,1 @@
+"""What every Xietong service shares: config, clock, errors, stores, identity, presence."""

@@ -1,0 +1,1 @@
+"""Identity: password hashes, signed tokens, login, refresh and revocation."""

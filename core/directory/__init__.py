@@ -1,0 +1,1 @@
+"""The organisation directory: departments, units, people, and the routing questions on them."""

@@ -1,0 +1,1 @@
+"""Presence shared by every node through Redis."""

@@ -1,0 +1,61 @@
+"""`python -m signaling`: run one node until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+import signal
+import sys
+import time
+
+import uvloop
+
+from core.config import ConfigError, load_config
+from signaling.app import build_node
+
+log = logging.getLogger("xietong")
+
+
+def raise_open_files_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return hard
+    return soft
+
+
+async def run() -> None:
+    started = time.monotonic()
+    config = load_config()
+    logging.getLogger().setLevel(config.log_level)
+    limit = raise_open_files_limit()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    node = await build_node(config)
+    try:
+        port = await node.serve()
+        log.info("Xietong node %s listening on http://%s:%d (%s; open files %d) in %.1fs",
+                 config.node_id, config.host, port,
+                 "embedded Redis and MongoDB-wire" if config.embedded else "external services",
+                 limit, time.monotonic() - started)
+        await stop.wait()
+        log.info("stopping: draining sockets")
+    finally:
+        await node.close()
+    log.info("stopped")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        uvloop.run(run())
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

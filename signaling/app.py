@@ -1,0 +1,191 @@
+"""The composition root: config -> child services -> clients -> stores -> services ->
+Socket.IO server -> aiohttp app. Everything is built here and nowhere else."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import socketio
+from aiohttp import web
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+from core.auth.ratelimit import WindowCounter
+from core.auth.secret import ensure_secret_key
+from core.auth.service import AuthPolicy, AuthService
+from core.auth.tokens import TokenCodec
+from core.bus import EventBus
+from core.clock import Clock, SystemClock
+from core.config import Config
+from core.directory.demo import demo_directory
+from core.directory.importer import DirectoryImporter
+from core.directory.service import DirectoryService
+from core.directory.store import DirectoryStore
+from core.embedded import ChildService, start_mongo, start_redis
+from core.mongo import Database, Document, connect_mongo, ping
+from core.presence.service import PresencePolicy, PresenceService
+from core.presence.store import PresenceStore
+from core.redis import Keys, connect_redis
+from signaling.errors import error_middleware
+from signaling.gateway import SocketGateway
+from signaling.metrics import Metrics
+from signaling.rest.auth import AuthRoutes
+from signaling.rest.common import RequestContext
+from signaling.rest.directory import DirectoryRoutes
+from signaling.rest.ops import OpsRoutes
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class Services:
+    bus: EventBus
+    directory: DirectoryService
+    auth: AuthService
+    presence: PresenceService
+
+
+@dataclass
+class Node:
+    """One running server node and everything it owns."""
+
+    config: Config
+    clock: Clock
+    redis: Redis
+    mongo: AsyncMongoClient[Document]
+    db: Database
+    services: Services
+    gateway: SocketGateway
+    metrics: Metrics
+    app: web.Application
+    children: list[ChildService] = field(default_factory=list)
+    runner: web.AppRunner | None = None
+    port: int | None = None
+
+    async def serve(self) -> int:
+        """Listen on HOST:PORT (PORT 0 picks a free port); returns the port."""
+        self.runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.config.host, self.config.port, backlog=2048)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self.config.port
+        return self.port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.host}:{self.port}"
+
+    async def close(self) -> None:
+        """Drain sockets, stop tasks, close clients, stop children, in that order."""
+        with contextlib.suppress(Exception):
+            await self.gateway.drain(self.config.drain_retry_after_ms)
+        await self.gateway.stop()
+        with contextlib.suppress(Exception):
+            await self.services.presence.stop()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        with contextlib.suppress(Exception):
+            await self.gateway.sio.shutdown()
+        await self.redis.aclose()
+        await self.mongo.close()
+        for child in reversed(self.children):
+            await child.stop()
+
+
+async def start_children(config: Config) -> tuple[str, str, list[ChildService]]:
+    """The real Redis and MongoDB-wire servers of the embedded default, where no URL is set."""
+    children: list[ChildService] = []
+    redis_url, mongo_url = config.redis_url, config.mongo_url
+    try:
+        if redis_url is None:
+            child = await start_redis(config.data_dir)
+            children.append(child)
+            redis_url = child.url
+        if mongo_url is None:
+            child = await start_mongo(config.data_dir)
+            children.append(child)
+            mongo_url = child.url
+    except BaseException:
+        for started in children:
+            started.kill()
+        raise
+    return redis_url, mongo_url, children
+
+
+async def build_node(config: Config, clock: Clock | None = None) -> Node:
+    clock = clock or SystemClock()
+    redis_url, mongo_url, children = await start_children(config)
+    redis = connect_redis(redis_url)
+    mongo = connect_mongo(mongo_url)
+    try:
+        return await _assemble(config, clock, redis_url, redis, mongo, children)
+    except BaseException:
+        await redis.aclose()
+        await mongo.close()
+        for child in children:
+            child.kill()
+        raise
+
+
+async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
+                    mongo: AsyncMongoClient[Document], children: list[ChildService]) -> Node:
+    db = mongo[config.mongo_db]
+    await ping(db)
+    await redis.ping()
+    keys = Keys(config.redis_prefix)
+    bus = EventBus()
+    metrics = Metrics()
+
+    directory_store = DirectoryStore(db)
+    await directory_store.ensure_indexes()
+    importer = DirectoryImporter(directory_store, password_hash_n=config.password_hash_n)
+    directory = DirectoryService(directory_store, importer, bus, clock)
+    if config.demo:
+        result = await directory.do_import(demo_directory())
+        log.info("demo organisation: %s", result.to_wire())
+
+    codec = TokenCodec(await ensure_secret_key(db, config.secret_key))
+    auth = AuthService(
+        directory_store, codec, bus, clock,
+        AuthPolicy(config.access_token_ttl, config.refresh_token_ttl, config.password_hash_n),
+        WindowCounter(redis, keys, "login-user", config.login_max_per_user, config.login_window),
+        WindowCounter(redis, keys, "login-addr", config.login_max_per_address,
+                      config.login_window))
+    presence = PresenceService(
+        PresenceStore(redis, keys), bus, clock, config.node_id,
+        PresencePolicy(config.presence_ttl, config.presence_idle_after,
+                       config.presence_offline_grace))
+    services = Services(bus, directory, auth, presence)
+
+    manager = socketio.AsyncRedisManager(redis_url, channel=keys("socketio"))
+    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager,
+                               cors_allowed_origins="*", http_compression=False,
+                               logger=False, engineio_logger=False,
+                               max_http_buffer_size=1_000_000)
+    gateway = SocketGateway(sio, auth, presence, metrics, clock, config.token_expiry_warning)
+    bus.subscribe(gateway.deliver)
+
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    sio.attach(app)
+    context = RequestContext(auth)
+    AuthRoutes(auth, directory, context).register(app)
+    DirectoryRoutes(directory, context).register(app)
+
+    async def check_redis() -> object:
+        return await redis.ping()
+
+    async def check_mongo() -> object:
+        await ping(db)
+        return True
+
+    OpsRoutes(config.node_id, {"redis": check_redis, "mongo": check_mongo}, metrics).register(app)
+
+    await presence.start()
+    gateway.start()
+    return Node(config, clock, redis, mongo, db, services, gateway, metrics, app, children)

@@ -1,0 +1,81 @@
+"""The one place where errors become wire errors (REST bodies and Socket.IO acks)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from core.errors import HTTP_STATUS, AppError, BadRequest, ErrorCode
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "payload"
+
+
+def bad_request_from(exc: ValidationError) -> BadRequest:
+    errors = exc.errors(include_url=False, include_context=False, include_input=False)
+    first = errors[0]
+    fields = [{"field": _field(e["loc"]), "problem": e["msg"]} for e in errors]
+    return BadRequest(f"{_field(first['loc'])}: {first['msg']}", {"fields": fields})
+
+
+def parse(model: type[M], data: Any) -> M:
+    """Validate a payload; a bad one becomes `bad_request` naming the field."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BadRequest("payload must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise bad_request_from(exc) from exc
+
+
+def error_body(error: AppError) -> dict[str, Any]:
+    return {"error": error.to_wire()}
+
+
+def internal_error() -> AppError:
+    error = AppError("internal error")
+    error.code = ErrorCode.INTERNAL
+    return error
+
+
+def ack_error(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, AppError):
+        return {"ok": False, "error": exc.to_wire()}
+    return {"ok": False, "error": internal_error().to_wire()}
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(text=json.dumps(data, ensure_ascii=False), status=status,
+                        content_type="application/json")
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except AppError as exc:
+        return json_response(error_body(exc), HTTP_STATUS[exc.code])
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.BAD_REQUEST,
+                413: ErrorCode.TOO_LARGE}.get(exc.status, ErrorCode.BAD_REQUEST)
+        return json_response({"error": {"code": str(code), "message": exc.reason}}, exc.status)
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return json_response(error_body(internal_error()), 500)

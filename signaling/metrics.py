@@ -1,0 +1,25 @@
+"""Prometheus metrics of one node, in a registry of its own (two nodes may share a process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.sockets = Gauge("xietong_connected_sockets", "Socket.IO connections on this node",
+                             registry=self.registry)
+        self.events = Counter("xietong_socket_events", "Socket.IO events handled",
+                              ["event", "outcome"], registry=self.registry)
+        self.latency = Histogram("xietong_handler_seconds", "Socket.IO handler latency",
+                                 ["event"], registry=self.registry,
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                          0.5, 1.0, 2.5, 5.0))
+        self.http = Counter("xietong_http_requests", "REST requests",
+                            ["route", "status"], registry=self.registry)
+        self.connects_refused = Counter("xietong_connects_refused", "Refused socket connects",
+                                        registry=self.registry)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
