@@ -29,6 +29,7 @@ from core.presence.service import PresencePolicy, PresenceService
 from core.presence.store import PresenceStore
 from core.redis import Keys, connect_redis
 from signaling.errors import error_middleware
+from signaling.fanout import RedisFanout
 from signaling.gateway import SocketGateway
 from signaling.metrics import Metrics
 from signaling.rest.auth import AuthRoutes
@@ -39,6 +40,7 @@ from signaling.rest.ops import OpsRoutes
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
+_SHUTDOWN_SECONDS = 2.0
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Node:
     db: Database
     services: Services
     gateway: SocketGateway
+    fanout: RedisFanout
     metrics: Metrics
     app: web.Application
     children: list[ChildService] = field(default_factory=list)
@@ -68,7 +71,9 @@ class Node:
 
     async def serve(self) -> int:
         """Listen on HOST:PORT (PORT 0 picks a free port); returns the port."""
-        self.runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+        # After draining, an open long-poll must not hold the shutdown for its full period.
+        self.runner = web.AppRunner(self.app, handle_signals=False, access_log=None,
+                                    shutdown_timeout=_SHUTDOWN_SECONDS)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.config.host, self.config.port, backlog=2048)
         await site.start()
@@ -92,6 +97,7 @@ class Node:
             await self.runner.cleanup()
         with contextlib.suppress(Exception):
             await self.gateway.sio.shutdown()
+        await self.fanout.close()
         await self.redis.aclose()
         await self.mongo.close()
         for child in reversed(self.children):
@@ -163,7 +169,7 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
                        config.presence_offline_grace))
     services = Services(bus, directory, auth, presence)
 
-    manager = socketio.AsyncRedisManager(redis_url, channel=keys("socketio"))
+    manager = RedisFanout(redis_url, channel=keys("socketio"))
     sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager,
                                cors_allowed_origins="*", http_compression=False,
                                logger=False, engineio_logger=False,
@@ -188,4 +194,5 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
 
     await presence.start()
     gateway.start()
-    return Node(config, clock, redis, mongo, db, services, gateway, metrics, app, children)
+    return Node(config, clock, redis, mongo, db, services, gateway, manager, metrics, app,
+                children)

@@ -22,6 +22,7 @@ from core.clock import Clock, iso
 from core.errors import AppError, Forbidden
 from core.presence.rules import Status
 from core.presence.service import MAX_WATCHED, PresenceService
+from core.tasks import cancel_and_wait
 from signaling.errors import ack_error, bad_request_from, parse
 from signaling.metrics import Metrics
 from signaling.schemas import Empty, PresenceSet, PresenceSubscribe, RenewRequest, SocketAuth
@@ -198,11 +199,8 @@ class SocketGateway:
         self._task = asyncio.create_task(self._watch_expiry(), name="token-expiry")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _watch_expiry(self) -> None:
         while True:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ from core.bus import DomainEvent, EventBus
 from core.clock import Clock
 from core.presence.rules import Device, Snapshot, Status, compute_snapshot, is_idle
 from core.presence.store import PresenceStore
+from core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +68,8 @@ class PresenceService:
 
     async def stop(self) -> None:
         """Stop beating and take this node's devices out, as a clean shutdown does."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         users = await self._store.drop_node(self._node_id)
         self._local.clear()
         for user_id in users:

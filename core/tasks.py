@@ -1,0 +1,20 @@
+"""Owned background tasks: started by a service, cancelled and awaited when it stops."""
+
+from __future__ import annotations
+
+import asyncio
+
+_RETRY_SECONDS = 0.05
+
+
+async def cancel_and_wait(task: asyncio.Task[None] | None) -> None:
+    """Cancel until the task is done. A library somewhere below may swallow one
+    CancelledError (redis-py does while it tears a connection down); cancelling again
+    reaches the task at its next await."""
+    if task is None:
+        return
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=_RETRY_SECONDS)
+    if not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]
