@@ -88,8 +88,8 @@ async def test_demo_routing_for_a_leave_goes_director_deputy_chief(api: Api) -> 
 
 
 async def test_only_admins_import(api: Api) -> None:
-    status, body = await api.call("POST", "/api/v1/directory/import", demo_directory(),
-                                  token=await api.token("staff01"))
+    status, _ = await api.call("POST", "/api/v1/directory/import", demo_directory(),
+                               token=await api.token("staff01"))
     assert status == 403
 
 
@@ -152,9 +152,9 @@ async def test_a_user_disabled_by_import_loses_access_at_once(node, api: Api, cl
 
 async def test_two_nodes_seeding_the_demo_at_once_end_with_one_organisation(
         start_node: NodeFactory, config, http) -> None:  # type: ignore[no-untyped-def]
-    a, b = await asyncio.gather(start_node(node_id="a"), start_node(node_id="b"))
+    a, _ = await asyncio.gather(start_node(node_id="a"), start_node(node_id="b"))
     api = Api(a.url, http)
-    status, body = await api.call("POST", "/api/v1/directory/import", demo_directory(),
+    _, body = await api.call("POST", "/api/v1/directory/import", demo_directory(),
                                   token=await api.token("admin"))
     assert (body["created"], body["updated"]) == (0, 0)
     assert await a.db["users"].count_documents({}) == 29

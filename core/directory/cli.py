@@ -24,9 +24,8 @@ from core.errors import AppError
 from core.mongo import connect_mongo
 
 
-async def run(path: Path) -> int:
+async def run(raw: object) -> int:
     config = load_config()
-    raw = json.loads(path.read_text(encoding="utf-8"))
     child = None if config.mongo_url else await start_mongo(config.data_dir)
     url = config.mongo_url or (child.url if child else "")
     client = connect_mongo(url)
@@ -52,7 +51,7 @@ def main() -> None:
     parser.add_argument("file", type=Path)
     args = parser.parse_args()
     try:
-        sys.exit(asyncio.run(run(args.file)))
+        sys.exit(asyncio.run(run(json.loads(args.file.read_text(encoding="utf-8")))))
     except (ConfigError, OSError, json.JSONDecodeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
