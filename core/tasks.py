@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from core.clock import Clock
+
+log = logging.getLogger(__name__)
 
 _RETRY_SECONDS = 0.05
 
@@ -18,3 +24,15 @@ async def cancel_and_wait(task: asyncio.Task[None] | None) -> None:
         await asyncio.wait({task}, timeout=_RETRY_SECONDS)
     if not task.cancelled() and task.exception() is not None:
         raise task.exception()  # type: ignore[misc]
+
+
+async def run_every(clock: Clock, seconds: float, step: Callable[[], Awaitable[None]],
+                    what: str) -> None:
+    """Call `step` every `seconds` of `clock` until cancelled; a failed step is logged and the
+    next one runs as usual."""
+    while True:
+        await clock.sleep(seconds)
+        try:
+            await step()
+        except Exception:
+            log.exception("%s failed", what)

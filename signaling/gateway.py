@@ -22,7 +22,7 @@ from core.clock import Clock, iso
 from core.errors import AppError, Forbidden
 from core.presence.rules import Status
 from core.presence.service import MAX_WATCHED, PresenceService
-from core.tasks import cancel_and_wait
+from core.tasks import cancel_and_wait, run_every
 from signaling.errors import ack_error, bad_request_from, parse
 from signaling.metrics import Metrics
 from signaling.schemas import Empty, PresenceSet, PresenceSubscribe, RenewRequest, SocketAuth
@@ -196,19 +196,13 @@ class SocketGateway:
                                       state.token_id))
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._watch_expiry(), name="token-expiry")
+        self._task = asyncio.create_task(
+            run_every(self._clock, _EXPIRY_CHECK_SECONDS, self.check_expiry, "token expiry"),
+            name="token-expiry")
 
     async def stop(self) -> None:
         await cancel_and_wait(self._task)
         self._task = None
-
-    async def _watch_expiry(self) -> None:
-        while True:
-            await self._clock.sleep(_EXPIRY_CHECK_SECONDS)
-            try:
-                await self.check_expiry()
-            except Exception:
-                log.exception("token expiry check failed")
 
     async def check_expiry(self) -> None:
         now = self._clock.time()

@@ -10,7 +10,7 @@ from core.bus import DomainEvent, EventBus
 from core.clock import Clock
 from core.presence.rules import Device, Snapshot, Status, compute_snapshot, is_idle
 from core.presence.store import PresenceStore
-from core.tasks import cancel_and_wait
+from core.tasks import cancel_and_wait, run_every
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,9 @@ class PresenceService:
 
     async def start(self) -> None:
         await self._store.beat(self._node_id, self._policy.heartbeat_ms)
-        self._task = asyncio.create_task(self._run(), name=f"presence-{self._node_id}")
+        self._task = asyncio.create_task(
+            run_every(self._clock, self._policy.tick, self.tick, "presence tick"),
+            name=f"presence-{self._node_id}")
 
     async def stop(self) -> None:
         """Stop beating and take this node's devices out, as a clean shutdown does."""
@@ -74,14 +76,6 @@ class PresenceService:
         self._local.clear()
         for user_id in users:
             await self._reconcile(user_id)
-
-    async def _run(self) -> None:
-        while True:
-            await self._clock.sleep(self._policy.tick)
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("presence tick failed")
 
     async def tick(self) -> None:
         now = self._clock.time()
