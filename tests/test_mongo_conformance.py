@@ -389,7 +389,7 @@ async def test_a_ttl_index_expires_a_past_document_and_keeps_a_future_one(db: Da
                                       {"_id": "new", "expires_at": now + timedelta(hours=1)}])
     async with asyncio.timeout(70):
         while await db.idempotency.find_one({"_id": "old"}) is not None:
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.2)
     assert await ids(db.idempotency.find()) == ["new"]
 
 
