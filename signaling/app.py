@@ -180,7 +180,7 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     sio.attach(app)
     context = RequestContext(auth)
-    AuthRoutes(auth, directory, context).register(app)
+    AuthRoutes(auth, context).register(app)
     DirectoryRoutes(directory, context).register(app)
 
     async def check_redis() -> object:

@@ -67,8 +67,7 @@ class AuthService:
             if retry_after is not None:
                 raise RateLimited("too many failed logins; try again later",
                                   {"retry_after_ms": int(retry_after * 1000)})
-        user = await self._store.get_user(username)
-        stored = await self._store.get_password_hash(username) if user else None
+        user, stored = await self._store.get_credentials(username)
         loop = asyncio.get_running_loop()
         # Hash even for an unknown user so that timing does not tell which usernames exist.
         ok = await loop.run_in_executor(None, verify_password, password,

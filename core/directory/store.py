@@ -56,6 +56,13 @@ class DirectoryStore:
         doc = await self._users.find_one({"_id": user_id}, {"password_hash": 1})
         return doc.get("password_hash") if doc else None
 
+    async def get_credentials(self, user_id: str) -> tuple[User | None, str | None]:
+        """The user and their password hash, in one read."""
+        doc = await self._users.find_one({"_id": user_id})
+        if doc is None:
+            return None, None
+        return user_from_doc(doc), doc.get("password_hash")
+
     async def set_password_hash(self, user_id: str, password_hash: str) -> User | None:
         """Store a new hash and bump the token version, revoking every token issued before."""
         doc = await self._users.find_one_and_update(

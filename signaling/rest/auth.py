@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from core.auth.service import AuthService
-from core.directory.service import DirectoryService
 from core.errors import NotFound
 from signaling.errors import json_response
 from signaling.rest.common import RequestContext, client_address, read_body
@@ -13,10 +12,8 @@ from signaling.schemas import LoginRequest, PasswordChange, PasswordReset, Refre
 
 
 class AuthRoutes:
-    def __init__(self, auth: AuthService, directory: DirectoryService,
-                 context: RequestContext) -> None:
+    def __init__(self, auth: AuthService, context: RequestContext) -> None:
         self._auth = auth
-        self._directory = directory
         self._context = context
 
     def register(self, app: web.Application) -> None:
