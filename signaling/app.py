@@ -31,7 +31,7 @@ from core.redis import Keys, connect_redis
 from signaling.errors import error_middleware
 from signaling.fanout import RedisFanout
 from signaling.gateway import SocketGateway
-from signaling.metrics import Metrics
+from signaling.metrics import Metrics, http_metrics_middleware
 from signaling.rest.auth import AuthRoutes
 from signaling.rest.common import RequestContext
 from signaling.rest.directory import DirectoryRoutes
@@ -177,7 +177,8 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
     gateway = SocketGateway(sio, auth, presence, metrics, clock, config.token_expiry_warning)
     bus.subscribe(gateway.deliver)
 
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[http_metrics_middleware(metrics), error_middleware],
+                          client_max_size=MAX_BODY_BYTES)
     sio.attach(app)
     context = RequestContext(auth)
     AuthRoutes(auth, context).register(app)

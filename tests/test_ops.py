@@ -55,6 +55,7 @@ async def test_metrics_count_events_by_name_and_outcome(node, api: Api, clients)
             in text)
     assert "xietong_connected_sockets 1.0" in text
     assert 'xietong_handler_seconds_bucket{event="ping"' in text
+    assert 'xietong_http_requests_total{route="/api/v1/auth/login",status="200"} 1.0' in text
 
 
 @pytest.mark.parametrize("env,name", [
