@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +38,3 @@ class EventBus:
             except Exception:
                 # A delivery failure must not undo a write the database already acknowledged.
                 log.exception("delivering %s failed", event.name)
-
-    async def publish_all(self, events: Iterable[DomainEvent]) -> None:
-        for event in events:
-            await self.publish(event)

@@ -80,5 +80,9 @@ class RateLimited(AppError):
     code = ErrorCode.RATE_LIMITED
 
 
+class Internal(AppError):
+    code = ErrorCode.INTERNAL
+
+
 class Unavailable(AppError):
     code = ErrorCode.UNAVAILABLE

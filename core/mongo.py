@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -15,11 +14,6 @@ Database = AsyncDatabase[Document]
 def connect_mongo(url: str, *, timeout_ms: int = 5000) -> AsyncMongoClient[Document]:
     return AsyncMongoClient(url, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
                             tz_aware=True, uuidRepresentation="standard")
-
-
-def new_id(prefix: str = "") -> str:
-    """A short, sortable-enough, URL-safe id."""
-    return prefix + secrets.token_urlsafe(12)
 
 
 async def ping(db: Database) -> None:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from core.errors import HTTP_STATUS, AppError, BadRequest, ErrorCode
+from core.errors import HTTP_STATUS, AppError, BadRequest, ErrorCode, Internal
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +44,10 @@ def error_body(error: AppError) -> dict[str, Any]:
     return {"error": error.to_wire()}
 
 
-def internal_error() -> AppError:
-    error = AppError("internal error")
-    error.code = ErrorCode.INTERNAL
-    return error
-
-
 def ack_error(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, AppError):
         return {"ok": False, "error": exc.to_wire()}
-    return {"ok": False, "error": internal_error().to_wire()}
+    return {"ok": False, "error": Internal("internal error").to_wire()}
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -78,4 +72,4 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return json_response({"error": {"code": str(code), "message": exc.reason}}, exc.status)
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
-        return json_response(error_body(internal_error()), 500)
+        return json_response(error_body(Internal("internal error")), 500)

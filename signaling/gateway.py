@@ -103,9 +103,6 @@ class SocketGateway:
 
         self.sio.on(event, dispatch)
 
-    def local_sockets(self) -> list[SocketState]:
-        return list(self._sockets.values())
-
     # connection --------------------------------------------------------------------------
 
     async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:

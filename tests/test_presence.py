@@ -23,6 +23,22 @@ def device(kind: str, active_at: float) -> Device:
     return Device(f"n:{kind}{active_at}", kind, 0.0, active_at)
 
 
+async def watch(clients, url: str, api: Api, *user_ids: str) -> Client:  # type: ignore[no-untyped-def]
+    """staff01, connected and subscribed to the presence of `user_ids`."""
+    watcher: Client = clients(url)
+    await watcher.connect(await api.token("staff01"))
+    await watcher.ok("presence:subscribe", {"user_ids": list(user_ids)})
+    return watcher
+
+
+async def flush(watcher: Client, clients, url: str, api: Api) -> None:  # type: ignore[no-untyped-def]
+    """Bring staff03 online and wait for that push: every earlier push has arrived by then."""
+    await watcher.ok("presence:subscribe", {"user_ids": ["staff03"]})
+    marker: Client = clients(url)
+    await marker.connect(await api.token("staff03"))
+    await watcher.wait_for("presence", lambda p: p["user_id"] == "staff03")
+
+
 def test_a_user_with_no_device_is_offline() -> None:
     assert compute_snapshot([], False, 100.0, 600).status == Status.OFFLINE
 
@@ -55,9 +71,7 @@ async def test_watchers_see_a_user_come_online_and_go_offline(node, api: Api, cl
 
 
 async def test_a_second_device_of_the_same_kind_causes_no_push(node, api: Api, clients) -> None:  # type: ignore[no-untyped-def]
-    watcher: Client = clients(node.url)
-    await watcher.connect(await api.token("staff01"))
-    await watcher.ok("presence:subscribe", {"user_ids": ["staff02"]})
+    watcher = await watch(clients, node.url, api, "staff02")
     token = await api.token("staff02")
     phone: Client = clients(node.url)
     await phone.connect(token)
@@ -65,10 +79,7 @@ async def test_a_second_device_of_the_same_kind_causes_no_push(node, api: Api, c
     second: Client = clients(node.url)
     await second.connect(token)
     await second.close()
-    marker: Client = clients(node.url)  # a later, different change proves the pushes flowed
-    await watcher.ok("presence:subscribe", {"user_ids": ["staff03"]})
-    await marker.connect(await api.token("staff03"))
-    await watcher.wait_for("presence", lambda p: p["user_id"] == "staff03")
+    await flush(watcher, clients, node.url, api)
     assert [p for p in watcher.received("presence") if p["user_id"] == "staff02"] == [
         {"user_id": "staff02", "status": "online", "devices": ["web"]}]
 
@@ -77,9 +88,7 @@ async def test_a_reconnect_within_the_grace_causes_no_offline_push(
         start_node: NodeFactory, http, clients) -> None:  # type: ignore[no-untyped-def]
     node = await start_node(presence_offline_grace=30.0)
     api = Api(node.url, http)
-    watcher: Client = clients(node.url)
-    await watcher.connect(await api.token("staff01"))
-    await watcher.ok("presence:subscribe", {"user_ids": ["staff02"]})
+    watcher = await watch(clients, node.url, api, "staff02")
     token = await api.token("staff02")
     before: Client = clients(node.url)
     await before.connect(token)
@@ -88,10 +97,7 @@ async def test_a_reconnect_within_the_grace_causes_no_offline_push(
     after: Client = clients(node.url)
     await after.connect(token)
     await node.services.presence.tick()
-    await watcher.ok("presence:subscribe", {"user_ids": ["staff03"]})
-    marker: Client = clients(node.url)
-    await marker.connect(await api.token("staff03"))
-    await watcher.wait_for("presence", lambda p: p["user_id"] == "staff03")
+    await flush(watcher, clients, node.url, api)
     assert [p["status"] for p in watcher.received("presence")
             if p["user_id"] == "staff02"] == ["online"]
 
@@ -100,9 +106,7 @@ async def test_idle_devices_turn_a_user_away_and_activity_brings_them_back(
         start_node: NodeFactory, http, clients, fake_clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
     node = await start_node(clock=fake_clock, presence_idle_after=600)
     api = Api(node.url, http)
-    watcher: Client = clients(node.url)
-    await watcher.connect(await api.token("staff01"))
-    await watcher.ok("presence:subscribe", {"user_ids": ["staff02"]})
+    watcher = await watch(clients, node.url, api, "staff02")
     idle: Client = clients(node.url)
     await idle.connect(await api.token("staff02"))
     await watcher.wait_for("presence", lambda p: p["status"] == "online")
@@ -116,9 +120,7 @@ async def test_idle_devices_turn_a_user_away_and_activity_brings_them_back(
 
 
 async def test_presence_set_away_is_pushed_and_reported(node, api: Api, clients) -> None:  # type: ignore[no-untyped-def]
-    watcher: Client = clients(node.url)
-    await watcher.connect(await api.token("staff01"))
-    await watcher.ok("presence:subscribe", {"user_ids": ["staff02"]})
+    watcher = await watch(clients, node.url, api, "staff02")
     user: Client = clients(node.url)
     await user.connect(await api.token("staff02"))
     assert (await user.ok("presence:set", {"status": "away"}))["status"] == "away"
@@ -132,9 +134,7 @@ async def test_a_user_on_node_b_is_seen_online_from_node_a(start_node: NodeFacto
     a = await start_node(node_id="node-a")
     b = await start_node(node_id="node-b")
     api = Api(a.url, http)
-    watcher: Client = clients(a.url)
-    await watcher.connect(await api.token("staff01"))
-    await watcher.ok("presence:subscribe", {"user_ids": ["staff02"]})
+    watcher = await watch(clients, a.url, api, "staff02")
     remote: Client = clients(b.url)
     await remote.connect(await api.token("staff02"))
     pushed = await watcher.wait_for("presence", lambda p: p["status"] == "online")

@@ -174,7 +174,7 @@ class DirectoryImporter:
                     result.users.created += 1
                     continue
                 # Another importer created it a moment ago: fall through to an update.
-                before = (await self._store.all_user_docs()).get(record.username, {})
+                before = await self._store.get_user_doc(record.username) or {}
             changes = {k: v for k, v in fields.items() if before.get(k) != v}
             if not changes:
                 result.users.unchanged += 1

@@ -95,6 +95,9 @@ class DirectoryStore:
         cursor = self._users.find({"$and": conditions}, USER_PROJECTION).sort("_id", 1).limit(limit)
         return [user_from_doc(doc) async for doc in cursor]
 
+    async def get_user_doc(self, user_id: str) -> Document | None:
+        return await self._users.find_one({"_id": user_id}, USER_PROJECTION)
+
     async def all_user_docs(self) -> dict[str, Document]:
         return {doc["_id"]: doc async for doc in self._users.find({}, USER_PROJECTION)}
 

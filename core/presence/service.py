@@ -53,10 +53,6 @@ class PresenceService:
         self._local: dict[str, _LocalDevice] = {}
         self._task: asyncio.Task[None] | None = None
 
-    @property
-    def node_id(self) -> str:
-        return self._node_id
-
     def device_id(self, sid: str) -> str:
         return f"{self._node_id}:{sid}"
 
