@@ -43,6 +43,14 @@ class Config:
     presence_idle_after: float = 600
     presence_offline_grace: float = 5
     drain_retry_after_ms: int = 2000
+    chat_text_max: int = 5000
+    chat_group_max_members: int = 2000
+    send_rate_max: int = 20
+    send_rate_window: float = 10
+    recall_window: float = 120
+    urgent_interval: float = 300
+    file_max_bytes: int = 50 * 1024 * 1024
+    changes_retention: float = 7 * 24 * 3600
 
     @property
     def embedded(self) -> bool:
@@ -79,6 +87,16 @@ def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
     def convert(raw: str) -> T:
         value = kind(raw)
         if value <= 0:  # type: ignore[operator]
+            raise ValueError(raw)
+        return value
+
+    return convert
+
+
+def _minimum(least: float) -> Callable[[str], float]:
+    def convert(raw: str) -> float:
+        value = float(raw)
+        if value < least:
             raise ValueError(raw)
         return value
 
@@ -156,6 +174,15 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     take("PRESENCE_IDLE_AFTER", "presence_idle_after", _positive(float), "positive seconds")
     take("PRESENCE_OFFLINE_GRACE", "presence_offline_grace", float, "a number of seconds")
     take("DRAIN_RETRY_AFTER_MS", "drain_retry_after_ms", _positive(int), "positive milliseconds")
+    take("CHAT_TEXT_MAX", "chat_text_max", _positive(int), "a positive number of characters")
+    take("CHAT_GROUP_MAX_MEMBERS", "chat_group_max_members", _positive(int), "a positive integer")
+    take("SEND_RATE_MAX", "send_rate_max", _positive(int), "a positive integer")
+    take("SEND_RATE_WINDOW", "send_rate_window", _positive(float), "positive seconds")
+    take("RECALL_WINDOW", "recall_window", _positive(float), "positive seconds")
+    take("URGENT_INTERVAL", "urgent_interval", _positive(float), "positive seconds")
+    take("FILE_MAX_BYTES", "file_max_bytes", _positive(int), "a positive number of bytes")
+    take("CHANGES_RETENTION", "changes_retention", _minimum(7 * 24 * 3600.0),
+         "at least 604800 seconds (7 days)")
 
     embedded = "redis_url" not in values or "mongo_url" not in values
     host = str(values.get("host", Config.host))

@@ -12,6 +12,17 @@ from aiohttp import web
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
+from chat.changes import ChangeFeed, Notifier
+from chat.conversations import ConversationService
+from chat.files import FileService
+from chat.messages import MessageStore
+from chat.messaging import MessageService
+from chat.policy import ChatPolicy
+from chat.previews import LastMessages
+from chat.receipts import ReceiptBatcher
+from chat.sequence import SequenceAllocator
+from chat.store import ConversationStore
+from chat.urgent import UrgentNotices
 from core.auth.ratelimit import WindowCounter
 from core.auth.secret import ensure_secret_key
 from core.auth.service import AuthPolicy, AuthService
@@ -28,6 +39,7 @@ from core.mongo import Database, Document, connect_mongo, ping
 from core.presence.service import PresencePolicy, PresenceService
 from core.presence.store import PresenceStore
 from core.redis import Keys, connect_redis
+from signaling.chat_events import ChatEvents
 from signaling.errors import error_middleware
 from signaling.fanout import RedisFanout
 from signaling.gateway import SocketGateway
@@ -35,6 +47,7 @@ from signaling.metrics import Metrics, http_metrics_middleware
 from signaling.rest.auth import AuthRoutes
 from signaling.rest.common import RequestContext
 from signaling.rest.directory import DirectoryRoutes
+from signaling.rest.files import FileRoutes
 from signaling.rest.ops import OpsRoutes
 
 log = logging.getLogger(__name__)
@@ -49,6 +62,12 @@ class Services:
     directory: DirectoryService
     auth: AuthService
     presence: PresenceService
+    conversations: ConversationService
+    messages: MessageService
+    feed: ChangeFeed
+    files: FileService
+    receipts: ReceiptBatcher
+    urgent: UrgentNotices
 
 
 @dataclass
@@ -93,6 +112,10 @@ class Node:
         await self.gateway.stop()
         with contextlib.suppress(Exception):
             await self.services.presence.stop()
+        with contextlib.suppress(Exception):
+            await self.services.urgent.stop()
+        with contextlib.suppress(Exception):
+            await self.services.receipts.stop()
         if self.runner is not None:
             await self.runner.cleanup()
         with contextlib.suppress(Exception):
@@ -167,7 +190,31 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
         PresenceStore(redis, keys), bus, clock, config.node_id,
         PresencePolicy(config.presence_ttl, config.presence_idle_after,
                        config.presence_offline_grace))
-    services = Services(bus, directory, auth, presence)
+    policy = ChatPolicy(text_max=config.chat_text_max,
+                        group_max_members=config.chat_group_max_members,
+                        recall_window=config.recall_window,
+                        urgent_interval=config.urgent_interval,
+                        file_max_bytes=config.file_max_bytes)
+    conversation_store = ConversationStore(db)
+    message_store = MessageStore(db)
+    feed = ChangeFeed(db, redis, keys, clock, config.changes_retention)
+    notifier = Notifier(feed, bus)
+    sequences = SequenceAllocator(redis, keys)
+    conversations = ConversationService(conversation_store, message_store, sequences,
+                                        directory, notifier, clock, policy)
+    bus.subscribe(conversations.on_domain_event)
+    files = FileService(db, conversations, clock, config.file_max_bytes)
+    receipts = ReceiptBatcher(message_store, notifier, clock)
+    urgent = UrgentNotices(db, notifier, clock, config.urgent_interval)
+    for store in (conversation_store, message_store, feed, urgent):
+        await store.ensure_indexes()
+    messages = MessageService(
+        message_store, conversations, sequences, LastMessages(redis, keys), files, receipts,
+        urgent, notifier, bus, directory,
+        WindowCounter(redis, keys, "send", config.send_rate_max, config.send_rate_window),
+        clock, policy)
+    services = Services(bus, directory, auth, presence, conversations, messages, feed, files,
+                        receipts, urgent)
 
     manager = RedisFanout(redis_url, channel=keys("socketio"))
     sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager,
@@ -176,6 +223,7 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
                                max_http_buffer_size=1_000_000)
     gateway = SocketGateway(sio, auth, presence, metrics, clock, config.token_expiry_warning)
     bus.subscribe(gateway.deliver)
+    ChatEvents(conversations, messages, feed, policy).register(gateway)
 
     app = web.Application(middlewares=[http_metrics_middleware(metrics), error_middleware],
                           client_max_size=MAX_BODY_BYTES)
@@ -183,6 +231,7 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
     context = RequestContext(auth)
     AuthRoutes(auth, context).register(app)
     DirectoryRoutes(directory, context).register(app)
+    FileRoutes(files, context).register(app)
 
     async def check_redis() -> object:
         return await redis.ping()
@@ -194,6 +243,8 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
     OpsRoutes(config.node_id, {"redis": check_redis, "mongo": check_mongo}, metrics).register(app)
 
     await presence.start()
+    receipts.start()
+    urgent.start(message_store.get_many, conversations.is_member)
     gateway.start()
     return Node(config, clock, redis, mongo, db, services, gateway, manager, metrics, app,
                 children)

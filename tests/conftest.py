@@ -192,3 +192,18 @@ async def clients() -> AsyncIterator[Callable[[str], Client]]:
     yield make
     for client in made:
         await client.close()
+
+
+Connect = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture
+async def connect(api: Api, node: Node, clients: Callable[[str], Client]) -> Connect:
+    """Log a demo user in and connect a socket for them (to `on`, default the first node)."""
+
+    async def make(username: str, on: Node | None = None) -> Client:
+        client = clients((on or node).url)
+        await client.connect(await api.token(username))
+        return client
+
+    return make

@@ -31,6 +31,14 @@ async def run_js_probe(url: str, token: str, event: str | None = None,
     return json.loads(out.decode().strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+async def run_js_chat(url: str, token: str, conv_id: str) -> dict[str, Any]:
+    process = await asyncio.create_subprocess_exec(
+        shutil.which("node") or "node", str(JS_DIR / "chat.mjs"), url, token, conv_id,
+        cwd=JS_DIR, stdout=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(process.communicate(), 20)
+    return json.loads(out.decode().strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 async def test_the_official_js_client_is_refused_without_a_valid_token(node, api: Api) -> None:  # type: ignore[no-untyped-def]
     for token in ("-", "forged.token.value"):
         result = await run_js_probe(node.url, token)

@@ -72,6 +72,11 @@ class ImportResult:
     users: Counts = field(default_factory=Counts)
     disabled: list[str] = field(default_factory=list)
 
+    @property
+    def changed(self) -> bool:
+        return any((self.departments.created, self.departments.updated, self.users.created,
+                    self.users.updated))
+
     def to_wire(self) -> dict[str, Any]:
         return {
             "created": self.departments.created + self.users.created,

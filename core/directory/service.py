@@ -40,6 +40,9 @@ class Routing:
                 "parent_unit_head": self.parent_unit_head, "unit_hr": self.unit_hr}
 
 
+DIRECTORY_CHANGED = "directory:changed"
+
+
 class DirectoryService:
     def __init__(self, store: DirectoryStore, importer: DirectoryImporter, bus: EventBus,
                  clock: Clock) -> None:
@@ -83,6 +86,13 @@ class DirectoryService:
             dept_ids = tree.descendants(dept_id) if recursive else [dept_id]
         return await self._store.find_users(dept_ids=dept_ids, query=query, limit=limit)
 
+    async def member_ids(self, dept_id: str) -> list[str]:
+        """Everyone able to log in whose department is `dept_id` or below it."""
+        tree = await self.get_tree()
+        if dept_id not in tree:
+            raise NotFound(f"no department {dept_id}")
+        return await self._store.active_user_ids(tree.descendants(dept_id))
+
     async def get_routing(self, user_id: str) -> Routing:
         user = await self.get_user(user_id)
         tree = await self.get_tree()
@@ -103,4 +113,6 @@ class DirectoryService:
         for user_id in result.disabled:
             await self._bus.publish(DomainEvent("auth:revoked", {"reason": "account_disabled"},
                                                 audience=frozenset({user_id})))
+        if result.changed:
+            await self._bus.publish(DomainEvent(DIRECTORY_CHANGED, {}))
         return result

@@ -95,6 +95,11 @@ class DirectoryStore:
         cursor = self._users.find({"$and": conditions}, USER_PROJECTION).sort("_id", 1).limit(limit)
         return [user_from_doc(doc) async for doc in cursor]
 
+    async def active_user_ids(self, dept_ids: list[str]) -> list[str]:
+        cursor = self._users.find({"dept_id": {"$in": dept_ids}, "disabled": {"$ne": True}},
+                                  {"_id": 1}).sort("_id", 1)
+        return [doc["_id"] async for doc in cursor]
+
     async def get_user_doc(self, user_id: str) -> Document | None:
         return await self._users.find_one({"_id": user_id}, USER_PROJECTION)
 

@@ -1,0 +1,1 @@
+"""Chat: conversations, messages, receipts, the change feed, search, files and urgent notices."""

@@ -1,0 +1,128 @@
+"""Attachments: bytes in GridFS, a record of each file in `attachments`. Only current members
+of a file's conversation may download it; a recalled message takes its file with it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from gridfs import AsyncGridFSBucket, NoFile
+
+from chat.conversations import ConversationService
+from chat.models import ConvType
+from chat.sniff import sniff
+from core.clock import Clock, iso
+from core.errors import BadRequest, Forbidden, NotFound, TooLarge
+from core.mongo import Database
+
+SNIFF_BYTES = 4096
+MAX_NAME = 255
+
+
+@dataclass(frozen=True)
+class Attachment:
+    id: str
+    conv_id: str
+    uploader_id: str
+    name: str
+    size: int
+    content_type: str
+    created_at: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "conv_id": self.conv_id, "uploader_id": self.uploader_id,
+                "name": self.name, "size": self.size, "content_type": self.content_type,
+                "created_at": self.created_at}
+
+    def summary(self) -> dict[str, Any]:
+        """What a file message carries."""
+        return {"id": self.id, "name": self.name, "size": self.size,
+                "content_type": self.content_type}
+
+
+def clean_name(name: str | None) -> str:
+    """A display name without paths or control characters."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip()
+    if not base:
+        raise BadRequest("name: the file needs a name")
+    return base[:MAX_NAME]
+
+
+class FileService:
+    def __init__(self, db: Database, conversations: ConversationService, clock: Clock,
+                 max_bytes: int) -> None:
+        self._records = db["attachments"]
+        self._bucket = AsyncGridFSBucket(db, bucket_name="attachments")
+        self._conversations = conversations
+        self._clock = clock
+        self.max_bytes = max_bytes
+
+    async def upload(self, user_id: str, conv_id: str, name: str | None,
+                     chunks: AsyncIterator[bytes]) -> Attachment:
+        conversation, _ = await self._conversations.require_member(conv_id, user_id)
+        if conversation.dissolved or conversation.type == ConvType.NOTIFICATIONS:
+            raise Forbidden(f"conversation {conv_id} takes no files")
+        filename = clean_name(name)
+        file_id = uuid.uuid4().hex
+        stream = self._bucket.open_upload_stream_with_id(file_id, filename)
+        head = b""
+        size = 0
+        try:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise TooLarge(f"file: larger than {self.max_bytes} bytes")
+                if len(head) < SNIFF_BYTES:
+                    head += chunk[:SNIFF_BYTES - len(head)]
+                await stream.write(chunk)
+        except BaseException:
+            await stream.abort()
+            raise
+        await stream.close()
+        attachment = Attachment(file_id, conv_id, user_id, filename, size, sniff(head),
+                                iso(self._clock.now()))
+        record = attachment.to_wire()
+        record["_id"] = record.pop("id")
+        await self._records.insert_one(record)
+        return attachment
+
+    async def get(self, file_id: str) -> Attachment | None:
+        doc = await self._records.find_one({"_id": file_id})
+        if doc is None:
+            return None
+        doc["id"] = doc.pop("_id")
+        return Attachment(**doc)
+
+    async def open(self, user_id: str, file_id: str) -> tuple[Attachment,
+                                                              AsyncIterator[bytes]]:
+        attachment = await self.get(file_id)
+        if attachment is None:
+            raise NotFound(f"no file {file_id}")
+        await self._conversations.require_member(attachment.conv_id, user_id)
+        try:
+            stream = await self._bucket.open_download_stream(file_id)
+        except NoFile as exc:
+            raise NotFound(f"no file {file_id}") from exc
+
+        async def chunks() -> AsyncIterator[bytes]:
+            while True:
+                chunk = await stream.readchunk()
+                if not chunk:
+                    return
+                yield chunk
+
+        return attachment, chunks()
+
+    async def delete(self, file_id: str) -> None:
+        await self._records.delete_one({"_id": file_id})
+        try:
+            await self._bucket.delete(file_id)
+        except NoFile:
+            pass  # deleted by a concurrent recall
+        except Exception:
+            # nx-27017 reports a missing file differently; the record is gone either way.
+            if await self._bucket.find({"_id": file_id}).to_list(1):
+                raise

@@ -1,0 +1,41 @@
+"""The last message of each conversation, for `conv:list`, kept in Redis. Two sends that
+finish out of order never let the older one win; a recall rewrites its own entry."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from redis.asyncio import Redis
+
+from core.redis import Keys
+
+_SET_IF_NEWER = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'seq') or '-1')
+if tonumber(ARGV[1]) >= current then
+  redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'preview', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+class LastMessages:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._set = redis.register_script(_SET_IF_NEWER)
+
+    def _key(self, conv_id: str) -> str:
+        return self._keys("chat", "last", conv_id)
+
+    async def put(self, conv_id: str, preview: dict[str, Any]) -> None:
+        await self._set(keys=[self._key(conv_id)],
+                        args=[preview["seq"], json.dumps(preview, ensure_ascii=False)])
+
+    async def get_many(self, conv_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for conv_id in conv_ids:
+                pipe.hget(self._key(conv_id), "preview")
+            values = await pipe.execute()
+        return {c: json.loads(v) if v else None for c, v in zip(conv_ids, values, strict=True)}
