@@ -53,7 +53,8 @@ def config(backends: Backends) -> Config:
                   redis_url=backends.redis.url, mongo_url=backends.mongo.url, mongo_db=db_name,
                   redis_prefix=prefix, node_id=f"node-a-{db_name}", secret_key="s" * 32,
                   demo=True, password_hash_n=1024, presence_ttl=2.0,
-                  presence_offline_grace=0.0, login_max_per_user=5, login_max_per_address=50)
+                  presence_offline_grace=0.0, login_max_per_user=5, login_max_per_address=50,
+                  send_rate_max=1000)
 
 
 NodeFactory = Callable[..., Awaitable[Node]]
@@ -202,8 +203,9 @@ async def connect(api: Api, node: Node, clients: Callable[[str], Client]) -> Con
     """Log a demo user in and connect a socket for them (to `on`, default the first node)."""
 
     async def make(username: str, on: Node | None = None) -> Client:
-        client = clients((on or node).url)
-        await client.connect(await api.token(username))
+        target = on or node
+        client = clients(target.url)
+        await client.connect(await Api(target.url, api.session).token(username))
         return client
 
     return make
