@@ -3,12 +3,14 @@ of a file's conversation may download it; a recalled message takes its file with
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from gridfs import AsyncGridFSBucket, NoFile
+from pymongo.errors import OperationFailure
 
 from chat.conversations import ConversationService
 from chat.models import ConvType
@@ -79,7 +81,9 @@ class FileService:
                     head += chunk[:SNIFF_BYTES - len(head)]
                 await stream.write(chunk)
         except BaseException:
-            await stream.abort()
+            # nx-27017 answers the cleanup of a never-written file with an error.
+            with contextlib.suppress(OperationFailure):
+                await stream.abort()
             raise
         await stream.close()
         attachment = Attachment(file_id, conv_id, user_id, filename, size, sniff(head),
@@ -118,11 +122,6 @@ class FileService:
 
     async def delete(self, file_id: str) -> None:
         await self._records.delete_one({"_id": file_id})
-        try:
+        # A concurrent recall may have deleted it (nx-27017 reports that as OperationFailure).
+        with contextlib.suppress(NoFile, OperationFailure):
             await self._bucket.delete(file_id)
-        except NoFile:
-            pass  # deleted by a concurrent recall
-        except Exception:
-            # nx-27017 reports a missing file differently; the record is gone either way.
-            if await self._bucket.find({"_id": file_id}).to_list(1):
-                raise

@@ -79,8 +79,22 @@ async def start_node(config: Config) -> AsyncIterator[NodeFactory]:
 
 
 @pytest.fixture
-async def node(start_node: NodeFactory) -> Node:
-    return await start_node()
+def default_node(start_node: NodeFactory) -> Callable[[], Awaitable[Node]]:
+    """The test's usual node, started on first use: a fake-clock test that never asks for
+    it runs no real-clock node beside its own."""
+    started: list[Node] = []
+
+    async def get() -> Node:
+        if not started:
+            started.append(await start_node())
+        return started[0]
+
+    return get
+
+
+@pytest.fixture
+async def node(default_node: Callable[[], Awaitable[Node]]) -> Node:
+    return await default_node()
 
 
 @pytest.fixture
@@ -199,13 +213,15 @@ Connect = Callable[..., Awaitable[Client]]
 
 
 @pytest.fixture
-async def connect(api: Api, node: Node, clients: Callable[[str], Client]) -> Connect:
-    """Log a demo user in and connect a socket for them (to `on`, default the first node)."""
+async def connect(default_node: Callable[[], Awaitable[Node]], http: aiohttp.ClientSession,
+                  clients: Callable[[str], Client]) -> Connect:
+    """Log a demo user in and connect a socket for them, to node `on` (default: the `node`
+    fixture, started only when asked for, so a fake-clock test runs no real-clock node)."""
 
     async def make(username: str, on: Node | None = None) -> Client:
-        target = on or node
+        target = on or await default_node()
         client = clients(target.url)
-        await client.connect(await Api(target.url, api.session).token(username))
+        await client.connect(await Api(target.url, http).token(username))
         return client
 
     return make

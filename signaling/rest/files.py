@@ -5,7 +5,7 @@ being held in memory."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from aiohttp import BodyPartReader, web
 
@@ -33,7 +33,8 @@ class FileRoutes:
         chunks: AsyncIterator[bytes]
         if request.content_type.startswith("multipart/"):
             part = await self._file_part(request)
-            name = name or part.filename
+            # aiohttp's client percent-encodes the filename; browsers send it raw.
+            name = name or (unquote(part.filename) if part.filename else None)
             chunks = _part_chunks(part)
         else:
             chunks = request.content.iter_chunked(_CHUNK)
