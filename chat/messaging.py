@@ -80,7 +80,7 @@ class MessageService:
     async def send(self, user_id: str, out: Outgoing) -> Message:
         retry_after = await self._send_rate.take(user_id)
         if retry_after is not None:
-            raise RateLimited("sending too fast", {"retry_after": round(retry_after, 3)})
+            raise RateLimited("sending too fast", {"retry_after_ms": int(retry_after * 1000)})
         if len(out.text) > self._policy.text_max:
             raise TooLarge(f"text: longer than {self._policy.text_max} characters")
         if out.type == "text" and not out.text.strip():
