@@ -51,6 +51,7 @@ class Config:
     urgent_interval: float = 300
     file_max_bytes: int = 50 * 1024 * 1024
     changes_retention: float = 7 * 24 * 3600
+    ws_compression: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -181,6 +182,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     take("RECALL_WINDOW", "recall_window", _positive(float), "positive seconds")
     take("URGENT_INTERVAL", "urgent_interval", _positive(float), "positive seconds")
     take("FILE_MAX_BYTES", "file_max_bytes", _positive(int), "a positive number of bytes")
+    take("WS_COMPRESSION", "ws_compression", _bool, "a boolean (true/false)")
     take("CHANGES_RETENTION", "changes_retention", _minimum(7 * 24 * 3600.0),
          "at least 604800 seconds (7 days)")
 

@@ -49,6 +49,7 @@ from signaling.rest.common import RequestContext
 from signaling.rest.directory import DirectoryRoutes
 from signaling.rest.files import FileRoutes
 from signaling.rest.ops import OpsRoutes
+from signaling.websocket import install as install_websocket
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +222,7 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
                                cors_allowed_origins="*", http_compression=False,
                                logger=False, engineio_logger=False,
                                max_http_buffer_size=1_000_000)
+    install_websocket(sio, compress=config.ws_compression)
     gateway = SocketGateway(sio, auth, presence, metrics, clock, config.token_expiry_warning)
     bus.subscribe(gateway.deliver)
     ChatEvents(conversations, messages, feed, policy).register(gateway)

@@ -1,4 +1,9 @@
-"""Fan-out between nodes: python-socketio's Redis manager, with an owner that can stop it."""
+"""Fan-out between nodes and to this node's sockets.
+
+Between nodes: python-socketio's Redis manager, with an owner that can stop it.
+To local sockets: an emit is encoded once and the same Engine.IO packet is queued on every
+recipient socket, without a task per recipient (the library creates one per recipient per
+emit, which dominates the cost of delivering to large rooms)."""
 
 from __future__ import annotations
 
@@ -7,11 +12,48 @@ import contextlib
 from typing import Any
 
 import socketio
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
 
 
-class RedisFanout(socketio.AsyncRedisManager):  # type: ignore[misc]
-    """AsyncRedisManager whose listener task and connections are closed on shutdown
-    (the library leaves them running, and they retry forever once Redis is gone)."""
+class EncodeOnceManager(socketio.AsyncManager):  # type: ignore[misc]
+    """Local delivery of emits without acknowledgement callbacks: one encoding, one queue
+    append per socket. Each socket's own writer task keeps its packets in order."""
+
+    async def emit(self, event: str, data: Any, namespace: str, room: Any = None,
+                   skip_sid: Any = None, callback: Any = None, to: Any = None,
+                   **kwargs: Any) -> None:
+        if callback is not None:
+            await super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
+                               callback=callback, to=to, **kwargs)
+            return
+        room = to or room
+        if namespace not in self.rooms:
+            return
+        if isinstance(data, tuple):
+            args = list(data)
+        else:
+            args = [] if data is None else [data]
+        skip = set(skip_sid if isinstance(skip_sid, list) else [skip_sid])
+        encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace,
+                                           data=[event, *args]).encode()
+        frames = encoded if isinstance(encoded, list) else [encoded]
+        packets = [eio_packet.Packet(eio_packet.MESSAGE, frame) for frame in frames]
+        sockets = self.server.eio.sockets
+        for sid, eio_sid in self.get_participants(namespace, room):
+            if sid in skip:
+                continue
+            socket = sockets.get(eio_sid)
+            if socket is None or socket.closed:
+                continue
+            for pkt in packets:
+                socket.queue.put_nowait(pkt)
+
+
+class RedisFanout(socketio.AsyncRedisManager, EncodeOnceManager):  # type: ignore[misc]
+    """AsyncRedisManager (whose pub/sub hands received emits to EncodeOnceManager) whose
+    listener task and connections are closed on shutdown (the library leaves them running,
+    and they retry forever once Redis is gone)."""
 
     def _redis_connect(self) -> None:
         # The library builds a new client each time its publisher or listener (re)connects and

@@ -168,3 +168,14 @@ async def test_a_stopping_node_pushes_draining_before_closing(start_node: NodeFa
     await node.close()
     assert (await client.wait_for("server:draining")) == {"retry_after_ms": 2000}
     await asyncio.wait_for(client.disconnected.wait(), 10)
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+async def test_websocket_compression_is_negotiated_only_when_configured(
+        start_node, http, enabled: bool) -> None:  # type: ignore[no-untyped-def]
+    node = await start_node(ws_compression=enabled)
+    url = f"{node.url}/socket.io/?EIO=4&transport=websocket"
+    async with http.ws_connect(url, compress=15) as ws:
+        opened = await ws.receive_str()
+        assert opened.startswith("0{")
+        assert bool(ws.compress) is enabled
