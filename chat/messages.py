@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import DESCENDING, InsertOne, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from chat.models import Message
 from chat.search import index_terms
+from core.batching import BulkWriter
 from core.mongo import Database, Document
 
 _WITHOUT_TERMS = {"terms": 0}
@@ -26,6 +27,7 @@ class DuplicateClientId(Exception):
 class MessageStore:
     def __init__(self, db: Database) -> None:
         self._messages = db["messages"]
+        self._writer = BulkWriter(self._messages)
 
     async def ensure_indexes(self) -> None:
         await self._messages.create_index([("conv_id", 1), ("seq", 1)], unique=True)
@@ -35,7 +37,7 @@ class MessageStore:
 
     async def insert(self, message: Message) -> None:
         try:
-            await self._messages.insert_one(message.to_doc(index_terms(message.text)))
+            await self._writer.write(InsertOne(message.to_doc(index_terms(message.text))))
         except DuplicateKeyError as exc:
             if "client_msg_id" in str(exc):
                 raise DuplicateClientId from exc

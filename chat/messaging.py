@@ -230,7 +230,7 @@ class MessageService:
 
     async def _conversations_read_own(self, conv_id: str, user_id: str, seq: int) -> None:
         """Sending marks everything before it read, as every chat client does."""
-        await self._conversations.advance_read(conv_id, user_id, seq)
+        await self._conversations.advance_read_quietly(conv_id, user_id, seq)
 
     async def post(self, conv_id: str, message_type: str, *, text: str = "",
                    card: dict[str, Any] | None = None,
