@@ -231,3 +231,22 @@ async def test_the_official_js_client_sends_and_receives(node: Node, api, connec
     assert got["message"]["text"] == "from socket.io-client"
     assert result["ack"]["message"]["id"] == got["message"]["id"]
     assert result["push"]["message"]["id"] == got["message"]["id"]
+
+
+async def test_seq_and_idempotency_survive_redis_losing_its_keys(node: Node,
+                                                                 connect: Connect) -> None:
+    client = await connect("staff01")
+    conv_id = await direct(client, "staff02")
+    first = (await client.ok("msg:send", {"conv_id": conv_id, "client_msg_id": "keep",
+                                          "text": "one"}))["message"]
+    await send(client, conv_id, "two")
+    prefix = node.config.redis_prefix
+    await node.redis.delete(f"{prefix}chat:seq:{conv_id}", f"{prefix}chat:claim:staff01:keep")
+    again = (await client.ok("msg:send", {"conv_id": conv_id, "client_msg_id": "keep",
+                                          "text": "one, retried"}))["message"]
+    assert again["id"] == first["id"]
+    third = await send(client, conv_id, "three")
+    assert third["seq"] > 2  # reseeded from the stored messages, never reusing a seq
+    seqs = [m["seq"] for m in (await client.ok("msg:history", {"conv_id": conv_id}))[
+        "messages"]]
+    assert len(seqs) == len(set(seqs)) == 3
