@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+
+MAX_CONNECTIONS = 64
 
 
-def connect_redis(url: str) -> Redis:
-    return Redis.from_url(url, decode_responses=True, health_check_interval=30,
-                          socket_connect_timeout=5, socket_timeout=10)
+def connect_redis(url: str, max_connections: int = MAX_CONNECTIONS, *,
+                  decode_responses: bool = True) -> Redis:
+    """A client whose pool waits for a free connection under a burst instead of failing
+    (redis-py's default pool raises past 100 connections; a node needs far fewer, since
+    commands are pipelined over each one)."""
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=10, decode_responses=decode_responses,
+        health_check_interval=30, socket_connect_timeout=5, socket_timeout=10)
+    return Redis(connection_pool=pool)
 
 
 class Keys:

@@ -15,6 +15,8 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
+from core.redis import connect_redis
+
 
 class EncodeOnceManager(socketio.AsyncManager):  # type: ignore[misc]
     """Local delivery of emits without acknowledgement callbacks: one encoding, one queue
@@ -61,7 +63,10 @@ class RedisFanout(socketio.AsyncRedisManager, EncodeOnceManager):  # type: ignor
         # replace only the subscription.
         redis: Any = getattr(self, "redis", None)
         if redis is None:
-            super()._redis_connect()
+            # python-socketio compares channel names as bytes.
+            self.redis = connect_redis(self.redis_url, decode_responses=False)
+            self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            self.connected = True
             return
         old: Any = getattr(self, "pubsub", None)
         self.pubsub = redis.pubsub(ignore_subscribe_messages=True)

@@ -134,7 +134,11 @@ class SocketGateway:
         if state is None:
             return
         self._metrics.sockets.dec()
-        await self._presence.do_disconnect(state.user_id, sid)
+        try:
+            await self._presence.do_disconnect(state.user_id, sid)
+        except Exception:
+            # The device entry stays until its node's sweep; nothing else is lost.
+            log.exception("recording the disconnect of %s failed", sid)
 
     async def _on_unknown(self, event: str, sid: str, *_args: Any) -> dict[str, Any]:
         self._metrics.events.labels("unknown", "bad_request").inc()

@@ -1,0 +1,1 @@
+"""Reference chat servers the load test compares Xietong with."""
