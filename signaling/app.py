@@ -49,6 +49,7 @@ from signaling.rest.common import RequestContext
 from signaling.rest.directory import DirectoryRoutes
 from signaling.rest.files import FileRoutes
 from signaling.rest.ops import OpsRoutes
+from signaling.websocket import DirectSockets
 from signaling.websocket import install as install_websocket
 
 log = logging.getLogger(__name__)
@@ -217,12 +218,14 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
     services = Services(bus, directory, auth, presence, conversations, messages, feed, files,
                         receipts, urgent)
 
+    direct = DirectSockets()
     manager = RedisFanout(redis_url, channel=keys("socketio"))
+    manager.direct = direct
     sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager,
                                cors_allowed_origins="*", http_compression=False,
                                logger=False, engineio_logger=False,
                                max_http_buffer_size=1_000_000)
-    install_websocket(sio, compress=config.ws_compression)
+    install_websocket(sio, compress=config.ws_compression, direct=direct)
     gateway = SocketGateway(sio, auth, presence, metrics, clock, config.token_expiry_warning)
     bus.subscribe(gateway.deliver)
     ChatEvents(conversations, messages, feed, policy).register(gateway)

@@ -16,11 +16,15 @@ from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
 from core.redis import connect_redis
+from signaling.websocket import DirectSockets, text_frame
 
 
 class EncodeOnceManager(socketio.AsyncManager):  # type: ignore[misc]
-    """Local delivery of emits without acknowledgement callbacks: one encoding, one queue
-    append per socket. Each socket's own writer task keeps its packets in order."""
+    """Local delivery of emits without acknowledgement callbacks: one encoding and one frame
+    for all recipients, written directly where a socket's writer is idle, else one queue
+    append per socket (its writer task keeps its packets in order)."""
+
+    direct: DirectSockets | None = None
 
     async def emit(self, event: str, data: Any, namespace: str, room: Any = None,
                    skip_sid: Any = None, callback: Any = None, to: Any = None,
@@ -41,12 +45,19 @@ class EncodeOnceManager(socketio.AsyncManager):  # type: ignore[misc]
                                            data=[event, *args]).encode()
         frames = encoded if isinstance(encoded, list) else [encoded]
         packets = [eio_packet.Packet(eio_packet.MESSAGE, frame) for frame in frames]
+        direct = self.direct
+        # Binary attachments come as several packets; only a single text packet goes direct.
+        ws_frame = (text_frame(packets[0].encode()) if direct is not None and len(packets) == 1
+                    and isinstance(frames[0], str) else None)
         sockets = self.server.eio.sockets
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid in skip:
                 continue
             socket = sockets.get(eio_sid)
             if socket is None or socket.closed:
+                continue
+            if ws_frame is not None and direct is not None and \
+                    direct.try_write(socket, ws_frame):
                 continue
             for pkt in packets:
                 socket.queue.put_nowait(pkt)
