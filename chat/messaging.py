@@ -21,9 +21,8 @@ from chat.policy import ChatPolicy
 from chat.previews import LastMessages
 from chat.receipts import ReceiptBatcher
 from chat.search import parse_query, snippet
-from chat.sequence import SequenceAllocator
+from chat.sequence import SendRate, SequenceAllocator
 from chat.urgent import UrgentNotices
-from core.auth.ratelimit import WindowCounter
 from core.bus import DomainEvent, EventBus
 from core.clock import Clock, iso
 from core.directory.service import DirectoryService
@@ -57,7 +56,7 @@ class MessageService:
     def __init__(self, messages: MessageStore, conversations: ConversationService,
                  sequences: SequenceAllocator, previews: LastMessages, files: FileService,
                  receipts: ReceiptBatcher, urgent: UrgentNotices, notifier: Notifier,
-                 bus: EventBus, directory: DirectoryService, send_rate: WindowCounter,
+                 bus: EventBus, directory: DirectoryService, send_rate: SendRate,
                  clock: Clock, policy: ChatPolicy) -> None:
         self._messages = messages
         self._conversations = conversations
@@ -78,9 +77,6 @@ class MessageService:
     # sending -------------------------------------------------------------------------------
 
     async def send(self, user_id: str, out: Outgoing) -> Message:
-        retry_after = await self._send_rate.take(user_id)
-        if retry_after is not None:
-            raise RateLimited("sending too fast", {"retry_after_ms": int(retry_after * 1000)})
         if len(out.text) > self._policy.text_max:
             raise TooLarge(f"text: longer than {self._policy.text_max} characters")
         if out.type == "text" and not out.text.strip():
@@ -91,7 +87,11 @@ class MessageService:
 
         allocation = None
         for _ in range(_SEQ_ATTEMPTS):
-            allocation = await self._sequences.allocate(out.conv_id, user_id, out.client_msg_id)
+            allocation = await self._sequences.allocate(out.conv_id, user_id, out.client_msg_id,
+                                                        self._send_rate)
+            if allocation.retry_after_ms is not None:
+                raise RateLimited("sending too fast",
+                                  {"retry_after_ms": allocation.retry_after_ms})
             if not allocation.needs_seed:
                 break
             await self._sequences.seed(out.conv_id, await self._messages.max_seq(out.conv_id))
@@ -114,10 +114,13 @@ class MessageService:
         except BaseException:
             await self._sequences.release(user_id, out.client_msg_id)
             raise
-        await self._sequences.fulfil(user_id, out.client_msg_id, stored.id)
         if stored is not message:
-            return stored  # the same client_msg_id was stored before this claim was taken
-        await self._after_store(conversation, message)
+            # The same client_msg_id was stored before this claim was taken.
+            async with self._sequences.pipeline() as pipe:
+                self._sequences.fulfil(pipe, user_id, out.client_msg_id, stored.id)
+                await pipe.execute()
+            return stored
+        await self._after_store(conversation, message, claim=(user_id, out.client_msg_id))
         if out.urgent:
             recipients = (set(message.mention_users) if message.mention_users
                           else conversation.members) - {user_id}
@@ -211,10 +214,16 @@ class MessageService:
         resolved.users = sorted(users)
         return resolved
 
-    async def _after_store(self, conversation: Conversation, message: Message) -> None:
+    async def _after_store(self, conversation: Conversation, message: Message,
+                           claim: tuple[str, str] | None = None) -> None:
         """Publish after persist: every member's every device gets `msg:new`; the mentioned
-        get their copy flagged."""
-        await self._previews.put(message.conv_id, message.preview())
+        get their copy flagged. Before that, one round trip records the new last message
+        and lets the send's claim name the stored message."""
+        async with self._sequences.pipeline() as pipe:
+            if claim is not None:
+                self._sequences.fulfil(pipe, claim[0], claim[1], message.id)
+            await self._previews.put(message.conv_id, message.preview(), pipe)
+            await pipe.execute()
         base = message.to_wire()
         mentioned = conversation.members - {message.sender_id} if message.mention_all \
             else frozenset(message.mention_users) & conversation.members - {message.sender_id}

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from core.redis import Keys
 
@@ -29,9 +30,12 @@ class LastMessages:
     def _key(self, conv_id: str) -> str:
         return self._keys("chat", "last", conv_id)
 
-    async def put(self, conv_id: str, preview: dict[str, Any]) -> None:
+    async def put(self, conv_id: str, preview: dict[str, Any],
+                  pipe: Pipeline | None = None) -> None:
+        """Store now, or queue on `pipe` to go with other writes in one round trip."""
         await self._set(keys=[self._key(conv_id)],
-                        args=[preview["seq"], json.dumps(preview, ensure_ascii=False)])
+                        args=[preview["seq"], json.dumps(preview, ensure_ascii=False)],
+                        client=pipe)
 
     async def get_many(self, conv_ids: list[str]) -> dict[str, dict[str, Any] | None]:
         async with self._redis.pipeline(transaction=False) as pipe:

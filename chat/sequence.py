@@ -8,17 +8,27 @@ moment, learns that the first is under way instead of allocating a second seq.""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from core.redis import Keys
 
-# KEYS: seq counter, claim, conversation version. ARGV: claim ttl seconds.
+# KEYS: seq counter, claim, conversation version, sender's rate window.
+# ARGV: pending-claim ttl seconds, rate limit (0: none), rate window seconds.
 # Returns {status, value, version}: status 1 = allocated (value = seq), 0 = claimed by an
 # earlier send (value = its message id, or "" while that send is still being stored),
-# -1 = counter missing (seed it and retry).
+# -1 = counter missing (seed it and retry), -2 = over the rate (value = ms until it reopens).
+# One script, so a send costs one round trip before it is stored.
 _ALLOCATE = """
+if ARGV[2] ~= '0' then
+  redis.call('SET', KEYS[4], 0, 'NX', 'EX', ARGV[3])
+  if redis.call('INCR', KEYS[4]) > tonumber(ARGV[2]) then
+    return {-2, redis.call('PTTL', KEYS[4]), ''}
+  end
+end
 if redis.call('SET', KEYS[2], '', 'NX', 'EX', ARGV[1]) == false then
   return {0, redis.call('GET', KEYS[2]) or '', ''}
 end
@@ -41,6 +51,8 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 return redis.call('INCR', KEYS[1])
 """
 
+# A claim whose send is still being stored; one that never completes frees the id again.
+PENDING_CLAIM_SECONDS = 30
 CLAIM_TTL_SECONDS = 24 * 3600
 
 
@@ -50,6 +62,13 @@ class Allocation:
     earlier_id: str | None = None  # set (maybe "") when the client_msg_id was claimed before
     version: int | None = None
     needs_seed: bool = False
+    retry_after_ms: int | None = None  # set when the sender is over the rate
+
+
+@dataclass(frozen=True)
+class SendRate:
+    limit: int
+    window: float
 
 
 class SequenceAllocator:
@@ -69,11 +88,16 @@ class SequenceAllocator:
     def _version_key(self, conv_id: str) -> str:
         return self._keys("chat", "ver", conv_id)
 
-    async def allocate(self, conv_id: str, sender_id: str, client_msg_id: str) -> Allocation:
+    async def allocate(self, conv_id: str, sender_id: str, client_msg_id: str,
+                       rate: SendRate | None = None) -> Allocation:
         status, value, version = await self._allocate(
             keys=[self._seq_key(conv_id), self._claim_key(sender_id, client_msg_id),
-                  self._version_key(conv_id)], args=[CLAIM_TTL_SECONDS])
+                  self._version_key(conv_id), self._keys("rl", "send", sender_id)],
+            args=[PENDING_CLAIM_SECONDS, rate.limit if rate else 0,
+                  math.ceil(rate.window) if rate else 0])
         status = int(status)
+        if status == -2:
+            return Allocation(retry_after_ms=max(int(value), 0))
         if status == 0:
             return Allocation(earlier_id=str(value))
         if status < 0:
@@ -95,9 +119,15 @@ class SequenceAllocator:
         if current < stored_max:
             await self._redis.incrby(key, stored_max - current)
 
-    async def fulfil(self, sender_id: str, client_msg_id: str, message_id: str) -> None:
-        await self._redis.set(self._claim_key(sender_id, client_msg_id), message_id, xx=True,
-                              keepttl=True)
+    def fulfil(self, pipe: Pipeline, sender_id: str, client_msg_id: str,
+               message_id: str) -> None:
+        """Queue on `pipe`: the claim now names the stored message, for a day."""
+        pipe.set(self._claim_key(sender_id, client_msg_id), message_id, xx=True,
+                 ex=CLAIM_TTL_SECONDS)
+
+    def pipeline(self) -> Pipeline:
+        """Writes to queue together (a fulfilled claim with the new last message)."""
+        return self._redis.pipeline(transaction=False)
 
     async def release(self, sender_id: str, client_msg_id: str) -> None:
         """The claimed send failed before it was stored: a retry may claim it again."""

@@ -15,7 +15,7 @@ def connect_redis(url: str, max_connections: int = MAX_CONNECTIONS, *,
     pool = BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=10, decode_responses=decode_responses,
         health_check_interval=30, socket_connect_timeout=5, socket_timeout=10)
-    return Redis(connection_pool=pool)
+    return Redis.from_pool(pool)  # the client owns the pool and closes it
 
 
 class Keys:

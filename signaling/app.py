@@ -20,7 +20,7 @@ from chat.messaging import MessageService
 from chat.policy import ChatPolicy
 from chat.previews import LastMessages
 from chat.receipts import ReceiptBatcher
-from chat.sequence import SequenceAllocator
+from chat.sequence import SendRate, SequenceAllocator
 from chat.store import ConversationStore
 from chat.urgent import UrgentNotices
 from core.auth.ratelimit import WindowCounter
@@ -213,7 +213,7 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
     messages = MessageService(
         message_store, conversations, sequences, LastMessages(redis, keys), files, receipts,
         urgent, notifier, bus, directory,
-        WindowCounter(redis, keys, "send", config.send_rate_max, config.send_rate_window),
+        SendRate(config.send_rate_max, config.send_rate_window),
         clock, policy)
     services = Services(bus, directory, auth, presence, conversations, messages, feed, files,
                         receipts, urgent)

@@ -39,17 +39,5 @@ class WindowCounter:
             pipe.incr(key)
             await pipe.execute()
 
-    async def take(self, subject: str) -> float | None:
-        """Count one attempt; seconds until the window reopens if this one is over the limit."""
-        key = self._key(subject)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(key, 0, ex=math.ceil(self.window), nx=True)
-            pipe.incr(key)
-            pipe.pttl(key)
-            _, count, ttl_ms = await pipe.execute()
-        if int(count) > self.limit:
-            return max(ttl_ms, 0) / 1000 if ttl_ms and ttl_ms > 0 else self.window
-        return None
-
     async def reset(self, subject: str) -> None:
         await self._redis.delete(self._key(subject))
