@@ -128,9 +128,6 @@ class ConversationService:
     async def advance_read(self, conv_id: str, user_id: str, seq: int) -> int | None:
         return await self._store.advance_read(conv_id, user_id, seq)
 
-    async def advance_read_quietly(self, conv_id: str, user_id: str, seq: int) -> None:
-        await self._store.advance_read_quietly(conv_id, user_id, seq)
-
     async def is_member(self, conv_id: str, user_id: str) -> bool:
         membership = await self._store.get_membership(conv_id, user_id)
         return membership is not None and membership.active

@@ -125,7 +125,6 @@ class MessageService:
             recipients = (set(message.mention_users) if message.mention_users
                           else conversation.members) - {user_id}
             await self._urgent.create(message, recipients & conversation.members)
-        await self._conversations_read_own(conversation.id, user_id, message.seq)
         return message
 
     async def _writable(self, conv_id: str, user_id: str) -> Conversation:
@@ -222,6 +221,7 @@ class MessageService:
         async with self._sequences.pipeline() as pipe:
             if claim is not None:
                 self._sequences.fulfil(pipe, claim[0], claim[1], message.id)
+                self._previews.note_sent(pipe, message.conv_id, message.sender_id, message.seq)
             await self._previews.put(message.conv_id, message.preview(), pipe)
             await pipe.execute()
         base = message.to_wire()
@@ -236,10 +236,6 @@ class MessageService:
             await self._bus.publish(DomainEvent("msg:new", {"message": {**base,
                                                                         "mention": True}},
                                                 audience=frozenset(mentioned)))
-
-    async def _conversations_read_own(self, conv_id: str, user_id: str, seq: int) -> None:
-        """Sending marks everything before it read, as every chat client does."""
-        await self._conversations.advance_read_quietly(conv_id, user_id, seq)
 
     async def post(self, conv_id: str, message_type: str, *, text: str = "",
                    card: dict[str, Any] | None = None,
@@ -290,6 +286,7 @@ class MessageService:
         ids = sorted(conversations)
         seqs = await self._sequences.current(ids)
         previews = await self._previews.get_many(ids)
+        sent = await self._previews.sent_by(user_id, ids)
         listed: list[dict[str, Any]] = []
         for conv_id in ids:
             conversation, membership = conversations[conv_id], memberships[conv_id]
@@ -304,11 +301,12 @@ class MessageService:
                     await self._previews.put(conv_id, preview)
             visible = preview is not None and preview["seq"] > membership.visible_after(
                 conversation)
+            read_seq = max(membership.read_seq, sent.get(conv_id, 0))
             unread = 0
-            if last > membership.read_seq:
-                unread = await self._messages.count_unread(conv_id, user_id, membership.read_seq)
+            if last > read_seq:
+                unread = await self._messages.count_unread(conv_id, user_id, read_seq)
             listed.append({**conversation.to_wire(), "last_seq": last,
-                           "read_seq": membership.read_seq, "unread": unread,
+                           "read_seq": read_seq, "unread": unread,
                            "last_message": preview if visible else None})
         listed.sort(key=lambda c: (c["last_message"] or {}).get("ts") or c["created_at"],
                     reverse=True)
@@ -393,12 +391,14 @@ class MessageService:
             raise NotFound(f"no message {message_id} in conversation {conv_id}")
         read: list[str] = []
         unread: list[str] = []
+        sent = await self._previews.senders(conversation.id)
         for member in await self._conversations.members_of(conversation.id):
             if member.user_id == message.sender_id:
                 continue
             if not conversation.open_history and member.joined_seq >= message.seq:
                 continue  # joined after it was sent
-            (read if member.read_seq >= message.seq else unread).append(member.user_id)
+            has_read = max(member.read_seq, sent.get(member.user_id, 0)) >= message.seq
+            (read if has_read else unread).append(member.user_id)
         result: dict[str, Any] = {"read": sorted(read), "unread": sorted(unread)}
         if message.urgent:
             result.update(await self._urgent.status(message.id))

@@ -1,5 +1,11 @@
-"""The last message of each conversation, for `conv:list`, kept in Redis. Two sends that
-finish out of order never let the older one win; a recall rewrites its own entry."""
+"""What `conv:list` shows of each conversation, kept in Redis: its last message (two sends
+that finish out of order never let the older one win; a recall rewrites its own entry) and
+the last seq each member sent there.
+
+Sending marks everything before it read, as every chat client does. Keeping the sender's
+last seq here, in the round trip that records the last message anyway, costs a send nothing;
+moving the durable read cursor instead would cost a database write per message. If Redis
+loses it, only that implied reading is forgotten: `unread` counts from the stored cursor."""
 
 from __future__ import annotations
 
@@ -36,6 +42,24 @@ class LastMessages:
         await self._set(keys=[self._key(conv_id)],
                         args=[preview["seq"], json.dumps(preview, ensure_ascii=False)],
                         client=pipe)
+
+    def _sent_key(self, conv_id: str) -> str:
+        return self._keys("chat", "sent", conv_id)
+
+    def note_sent(self, pipe: Pipeline, conv_id: str, user_id: str, seq: int) -> None:
+        pipe.hset(self._sent_key(conv_id), user_id, seq)
+
+    async def sent_by(self, user_id: str, conv_ids: list[str]) -> dict[str, int]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for conv_id in conv_ids:
+                pipe.hget(self._sent_key(conv_id), user_id)
+            values = await pipe.execute()
+        return {c: int(v) for c, v in zip(conv_ids, values, strict=True) if v is not None}
+
+    async def senders(self, conv_id: str) -> dict[str, int]:
+        """Each member's last sent seq in the conversation."""
+        values = await self._redis.hgetall(self._sent_key(conv_id))
+        return {str(user): int(seq) for user, seq in values.items()}
 
     async def get_many(self, conv_ids: list[str]) -> dict[str, dict[str, Any] | None]:
         async with self._redis.pipeline(transaction=False) as pipe:

@@ -10,7 +10,6 @@ from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from chat.models import Conversation, Membership, membership_id
-from core.batching import BulkWriter
 from core.mongo import Database, Document
 
 
@@ -18,7 +17,6 @@ class ConversationStore:
     def __init__(self, db: Database) -> None:
         self._conversations = db["conversations"]
         self._memberships = db["memberships"]
-        self._membership_writer = BulkWriter(self._memberships)
 
     async def ensure_indexes(self) -> None:
         await self._memberships.create_index([("user_id", 1), ("active", 1)])
@@ -96,12 +94,6 @@ class ConversationStore:
         if ids:
             await self._memberships.update_many({"_id": {"$in": ids}},
                                                 {"$set": {"active": False}})
-
-    async def advance_read_quietly(self, conv_id: str, user_id: str, seq: int) -> None:
-        """advance_read without asking what the cursor was, so that many go in one batch."""
-        await self._membership_writer.write(UpdateOne(
-            {"_id": membership_id(conv_id, user_id), "active": True, "read_seq": {"$lt": seq}},
-            {"$set": {"read_seq": seq}}))
 
     async def advance_read(self, conv_id: str, user_id: str, seq: int) -> int | None:
         """Move the read cursor forward to `seq`; the cursor before, or None if it was already
