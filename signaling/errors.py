@@ -7,10 +7,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import pymongo.errors
+import redis.exceptions
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from core.errors import HTTP_STATUS, AppError, BadRequest, ErrorCode, Internal
+from core.errors import HTTP_STATUS, AppError, BadRequest, ErrorCode, Internal, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +46,23 @@ def error_body(error: AppError) -> dict[str, Any]:
     return {"error": error.to_wire()}
 
 
+# A backend that is down or too busy to answer in time: the request may simply be retried.
+_BACKEND_BUSY = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                 pymongo.errors.ConnectionFailure)
+
+
+def backend_unavailable(exc: BaseException) -> Unavailable | None:
+    if isinstance(exc, _BACKEND_BUSY):
+        return Unavailable("a backend is unavailable or overloaded; retry shortly")
+    return None
+
+
 def ack_error(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, AppError):
         return {"ok": False, "error": exc.to_wire()}
+    busy = backend_unavailable(exc)
+    if busy is not None:
+        return {"ok": False, "error": busy.to_wire()}
     return {"ok": False, "error": Internal("internal error").to_wire()}
 
 
@@ -70,6 +86,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.BAD_REQUEST,
                 413: ErrorCode.TOO_LARGE}.get(exc.status, ErrorCode.BAD_REQUEST)
         return json_response({"error": {"code": str(code), "message": exc.reason}}, exc.status)
-    except Exception:
+    except Exception as exc:
+        busy = backend_unavailable(exc)
+        if busy is not None:
+            log.warning("%s %s: %s", request.method, request.path, exc)
+            return json_response(error_body(busy), HTTP_STATUS[busy.code])
         log.exception("unexpected error on %s %s", request.method, request.path)
         return json_response(error_body(Internal("internal error")), 500)

@@ -94,9 +94,13 @@ class SocketGateway:
                 outcome = str(exc.code)
                 return ack_error(exc)
             except Exception as exc:
-                outcome = "internal"
-                log.exception("handler of %s failed", event)
-                return ack_error(exc)
+                reply = ack_error(exc)
+                outcome = reply["error"]["code"]
+                if outcome == "internal":
+                    log.exception("handler of %s failed", event)
+                else:
+                    log.warning("handler of %s: %s", event, exc)
+                return reply
             finally:
                 self._metrics.events.labels(event, outcome).inc()
                 self._metrics.latency.labels(event).observe(time.perf_counter() - started)

@@ -134,3 +134,22 @@ async def test_the_import_command_loads_a_file_into_the_database(config: Config,
         out, _ = await asyncio.wait_for(process.communicate(), 60)
         assert process.returncode == 0
         assert json.loads(out)["created"] == expected_created
+
+
+async def test_a_send_while_redis_is_down_is_unavailable_not_internal(
+        config: Config, tmp_path: Path, http, clients) -> None:  # type: ignore[no-untyped-def]
+    own_redis = await start_redis(tmp_path)
+    node = await build_node(replace(config, redis_url=own_redis.url))
+    try:
+        await node.serve()
+        api = Api(node.url, http)
+        client: Client = clients(node.url)
+        await client.connect(await api.token("staff01"))
+        conv = await client.ok("conv:create", {"type": "direct", "members": ["staff02"]})
+        own_redis.kill()
+        reply = await client.call("msg:send", {"conv_id": conv["conversation"]["id"],
+                                               "client_msg_id": "x", "text": "hello?"})
+        assert reply["ok"] is False and reply["error"]["code"] == "unavailable"
+    finally:
+        await node.close()
+        await own_redis.stop()
