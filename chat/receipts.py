@@ -4,13 +4,12 @@ receipt in one conversation reaches those senders at most once a second."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 
 from chat.changes import Notifier
 from chat.messages import MessageStore
 from core.clock import Clock
-from core.tasks import cancel_and_wait, run_every
+from core.tasks import Periodic
 
 FLUSH_SECONDS = 1.0
 
@@ -22,7 +21,7 @@ class ReceiptBatcher:
         self._clock = clock
         # conv_id -> reader -> (read_seq before the first read of this period, latest read_seq)
         self._pending: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
-        self._task: asyncio.Task[None] | None = None
+        self._flusher = Periodic(clock, FLUSH_SECONDS, self.flush, "read receipts")
 
     def add(self, conv_id: str, reader: str, before: int, after: int) -> None:
         readers = self._pending[conv_id]
@@ -30,13 +29,10 @@ class ReceiptBatcher:
         readers[reader] = (min(first, before), after)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(
-            run_every(self._clock, FLUSH_SECONDS, self.flush, "read receipts"),
-            name="read-receipts")
+        self._flusher.start()
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._task)
-        self._task = None
+        await self._flusher.stop()
         await self.flush()
 
     async def flush(self) -> None:

@@ -4,7 +4,6 @@ compare-and-set on its due time, so with many nodes each reminder goes out once.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -14,7 +13,7 @@ from chat.changes import Notifier
 from chat.models import Message
 from core.clock import Clock, iso
 from core.mongo import Database
-from core.tasks import cancel_and_wait, run_every
+from core.tasks import Periodic
 
 _BATCH = 500
 
@@ -33,7 +32,9 @@ class UrgentNotices:
         self._notifier = notifier
         self._clock = clock
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        # Reminders go out within a fifth of the interval (at most 5 s) of falling due.
+        self._reminder = Periodic(clock, min(interval / 5, 5.0), self.remind_due,
+                                  "urgent reminders")
         self._load_messages: MessageLoader | None = None
         self._is_member: MemberCheck | None = None
 
@@ -44,14 +45,10 @@ class UrgentNotices:
     def start(self, load_messages: MessageLoader, is_member: MemberCheck) -> None:
         self._load_messages = load_messages
         self._is_member = is_member
-        tick = min(self.interval / 5, 5.0)
-        self._task = asyncio.create_task(
-            run_every(self._clock, tick, self.remind_due, "urgent reminders"),
-            name="urgent-reminders")
+        self._reminder.start()
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._task)
-        self._task = None
+        await self._reminder.stop()
 
     async def create(self, message: Message, recipients: Iterable[str]) -> None:
         due = self._clock.time() + self.interval

@@ -36,3 +36,23 @@ async def run_every(clock: Clock, seconds: float, step: Callable[[], Awaitable[N
             await step()
         except Exception:
             log.exception("%s failed", what)
+
+
+class Periodic:
+    """A step that runs every `seconds` of `clock` from `start()` until `stop()`."""
+
+    def __init__(self, clock: Clock, seconds: float, step: Callable[[], Awaitable[None]],
+                 what: str) -> None:
+        self._clock = clock
+        self._seconds = seconds
+        self._step = step
+        self._what = what
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(
+            run_every(self._clock, self._seconds, self._step, self._what), name=self._what)
+
+    async def stop(self) -> None:
+        await cancel_and_wait(self._task)
+        self._task = None

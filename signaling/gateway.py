@@ -3,7 +3,6 @@ domain events to the rooms `user:<id>` (and topic rooms) on every node."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import heapq
 import logging
@@ -22,7 +21,7 @@ from core.clock import Clock, iso
 from core.errors import AppError, Forbidden
 from core.presence.rules import Status
 from core.presence.service import MAX_WATCHED, PresenceService
-from core.tasks import cancel_and_wait, run_every
+from core.tasks import Periodic
 from signaling.errors import ack_error, bad_request_from, parse
 from signaling.metrics import Metrics
 from signaling.schemas import Empty, PresenceSet, PresenceSubscribe, RenewRequest, SocketAuth
@@ -63,7 +62,8 @@ class SocketGateway:
         self._expiry_warning = expiry_warning
         self._sockets: dict[str, SocketState] = {}
         self._expiry: list[tuple[float, str, str]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._expiry_checker = Periodic(clock, _EXPIRY_CHECK_SECONDS, self.check_expiry,
+                                        "token expiry")
         sio.on("connect", self._on_connect)
         sio.on("disconnect", self._on_disconnect)
         sio.on("*", self._on_unknown)
@@ -201,13 +201,10 @@ class SocketGateway:
                                       state.token_id))
 
     def start(self) -> None:
-        self._task = asyncio.create_task(
-            run_every(self._clock, _EXPIRY_CHECK_SECONDS, self.check_expiry, "token expiry"),
-            name="token-expiry")
+        self._expiry_checker.start()
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._task)
-        self._task = None
+        await self._expiry_checker.stop()
 
     async def check_expiry(self) -> None:
         now = self._clock.time()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -10,7 +9,7 @@ from core.bus import DomainEvent, EventBus
 from core.clock import Clock
 from core.presence.rules import Device, Snapshot, Status, compute_snapshot, is_idle
 from core.presence.store import PresenceStore
-from core.tasks import cancel_and_wait, run_every
+from core.tasks import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ class PresenceService:
         self._node_id = node_id
         self._policy = policy
         self._local: dict[str, _LocalDevice] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._ticker = Periodic(clock, policy.tick, self.tick, f"presence-{node_id}")
 
     def device_id(self, sid: str) -> str:
         return f"{self._node_id}:{sid}"
@@ -60,14 +59,11 @@ class PresenceService:
 
     async def start(self) -> None:
         await self._store.beat(self._node_id, self._policy.heartbeat_ms)
-        self._task = asyncio.create_task(
-            run_every(self._clock, self._policy.tick, self.tick, "presence tick"),
-            name=f"presence-{self._node_id}")
+        self._ticker.start()
 
     async def stop(self) -> None:
         """Stop beating and take this node's devices out, as a clean shutdown does."""
-        await cancel_and_wait(self._task)
-        self._task = None
+        await self._ticker.stop()
         users = await self._store.drop_node(self._node_id)
         self._local.clear()
         for user_id in users:
