@@ -98,20 +98,17 @@ class ConversationService:
 
     async def require_member(self, conv_id: str, user_id: str) -> tuple[Conversation,
                                                                           Membership]:
-        """The conversation and the user's membership; `forbidden` for anyone else."""
-        conversation = self._cache.get(conv_id) or await self.load(conv_id)
+        """The conversation, read afresh (another node may have changed its settings), and
+        the user's membership; `not_found` for an unknown one, `forbidden` for non-members."""
+        conversation = await self.load(conv_id)
         membership = await self._store.get_membership(conv_id, user_id)
         if membership is None or not membership.active:
-            if user_id in conversation.members:
-                conversation = await self.load(conv_id)  # our copy may be stale
-            if membership is None or not membership.active or \
-                    user_id not in conversation.members:
-                raise Forbidden(f"you are not a member of conversation {conv_id}")
+            raise Forbidden(f"you are not a member of conversation {conv_id}")
         return conversation, membership
 
     async def get(self, user_id: str, conv_id: str) -> Conversation:
         conversation, _ = await self.require_member(conv_id, user_id)
-        return await self.load(conversation.id)
+        return conversation
 
     async def memberships(self, user_id: str) -> list[Membership]:
         return await self._store.memberships_of_user(user_id)
