@@ -39,9 +39,14 @@ class LastMessages:
     async def put(self, conv_id: str, preview: dict[str, Any],
                   pipe: Pipeline | None = None) -> None:
         """Store now, or queue on `pipe` to go with other writes in one round trip."""
-        await self._set(keys=[self._key(conv_id)],
-                        args=[preview["seq"], json.dumps(preview, ensure_ascii=False)],
-                        client=pipe)
+        keys = [self._key(conv_id)]
+        args = [preview["seq"], json.dumps(preview, ensure_ascii=False)]
+        if pipe is None:
+            await self._set(keys=keys, args=args)
+        else:
+            # EVAL, not a registered script: redis-py checks registered scripts with an
+            # extra SCRIPT EXISTS round trip before every pipeline that holds one.
+            pipe.eval(_SET_IF_NEWER, len(keys), *keys, *args)
 
     def _sent_key(self, conv_id: str) -> str:
         return self._keys("chat", "sent", conv_id)
