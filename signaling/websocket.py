@@ -15,6 +15,7 @@ as before, so a slow socket gets flow control and nothing overtakes a queued pac
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from typing import Any
 
@@ -39,10 +40,14 @@ def text_frame(text: str) -> bytes:
 
 
 class DirectSockets:
-    """The aiohttp WebSocket behind each upgraded Engine.IO socket of this node."""
+    """The aiohttp WebSocket behind each upgraded Engine.IO socket of this node, and the
+    frames written to them during the current turn of the event loop: they leave together
+    at its end, one write per socket however many pushes it got (a busy node, whose turns
+    grow long, saves the most system calls)."""
 
     def __init__(self) -> None:
         self._by_sid: dict[str, WebSocketResponse] = {}
+        self._pending: dict[Any, list[bytes]] = {}
 
     def add(self, eio_sid: str, ws: WebSocketResponse) -> None:
         self._by_sid[eio_sid] = ws
@@ -51,22 +56,35 @@ class DirectSockets:
         self._by_sid.pop(eio_sid, None)
 
     def try_write(self, socket: Any, frame: bytes) -> bool:
-        """Write `frame` now if nothing queued for `socket` could be overtaken."""
+        """Write `frame` this turn if nothing queued for `socket` could be overtaken."""
         ws = self._by_sid.get(socket.sid)
         if ws is None or not socket.upgraded or socket.closed:
             return False
+        writer = getattr(ws, "_writer", None)
+        transport = getattr(writer, "transport", None)
+        if transport is None or transport.is_closing():
+            return False
+        pending = self._pending.get(transport)
+        if pending is not None:
+            pending.append(frame)  # after this turn's earlier pushes, never queued ones
+            return True
         queue = socket.queue
         # The writer holds no packet only while it waits on an empty queue; asyncio.Queue
         # keeps its waiting getters in `_getters`.
         if not queue.empty() or not getattr(queue, "_getters", None):
             return False
-        writer = getattr(ws, "_writer", None)
-        transport = getattr(writer, "transport", None)
-        if transport is None or transport.is_closing() or \
-                transport.get_write_buffer_size() > _DIRECT_BUFFER_LIMIT:
+        if transport.get_write_buffer_size() > _DIRECT_BUFFER_LIMIT:
             return False
-        transport.write(frame)
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._pending[transport] = [frame]
         return True
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for transport, frames in pending.items():
+            if not transport.is_closing():
+                transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
 
 
 def websocket_driver(compress: bool, direct: DirectSockets) -> type[WebSocket]:
