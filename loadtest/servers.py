@@ -28,7 +28,8 @@ from typing import Any, ClassVar
 
 import aiohttp
 
-from loadtest.procs import Child, free_port, spawn, wait_healthy
+from core.process import free_loopback_port
+from loadtest.procs import Child, spawn, wait_healthy
 from loadtest.wire import SocketIOClient
 
 PACKAGE = Path(__file__).resolve().parent
@@ -89,7 +90,7 @@ class Target(ABC):
 
     async def start(self, session: aiohttp.ClientSession) -> None:
         await self.prepare()
-        self.port = free_port()
+        self.port = free_loopback_port()
         self.child = spawn(self.name, self.command(), cwd=self.cwd(), log_file=self.log_file,
                            env=self.environment())
         await wait_healthy(self.child, session, f"{self.base_url}/healthz",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import resource
 import signal
 import sys
 import time
@@ -13,17 +12,10 @@ import time
 import uvloop
 
 from core.config import ConfigError, load_config
+from core.process import raise_open_files_limit
 from signaling.app import build_node
 
 log = logging.getLogger("xietong")
-
-
-def raise_open_files_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        return hard
-    return soft
 
 
 def tune_garbage_collector() -> None:

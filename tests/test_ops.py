@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from core.config import Config, ConfigError, load_config
-from core.embedded import free_loopback_port, start_redis
+from core.embedded import start_redis
+from core.process import free_loopback_port
 from signaling.app import build_node
 from tests.conftest import SHARED, Api, Client
 

@@ -12,8 +12,8 @@ import aiohttp
 
 from core.clock import FakeClock
 from core.config import Config
-from core.embedded import free_loopback_port
 from core.presence.rules import Device, Status, compute_snapshot
+from core.process import free_loopback_port
 from tests.conftest import Api, Client, NodeFactory
 
 ROOT = Path(__file__).resolve().parents[1]

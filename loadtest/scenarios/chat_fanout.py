@@ -31,7 +31,8 @@ from typing import Any
 
 import aiohttp
 
-from loadtest.procs import CpuMeter, raise_open_files_limit, rss_bytes, tree_rss_bytes
+from core.process import raise_open_files_limit
+from loadtest.procs import CpuMeter, rss_bytes, tree_rss_bytes
 from loadtest.rate import Pacer
 from loadtest.report import Column, Summary, format_table, write_json
 from loadtest.servers import DEFAULT_ORG, TARGETS, Identity, Settings, Target
