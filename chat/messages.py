@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from pymongo import DESCENDING, InsertOne, ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -116,12 +115,6 @@ class MessageStore:
             {"_id": message_id, "recalled": False},
             {"$set": {"text": text, "terms": index_terms(text), "edited_at": at}},
             projection=_WITHOUT_TERMS, return_document=ReturnDocument.AFTER)
-        return Message.from_doc(doc) if doc else None
-
-    async def update_card(self, message_id: str, card: dict[str, Any]) -> Message | None:
-        doc = await self._messages.find_one_and_update(
-            {"_id": message_id}, {"$set": {"card": card}}, projection=_WITHOUT_TERMS,
-            return_document=ReturnDocument.AFTER)
         return Message.from_doc(doc) if doc else None
 
     async def search(self, conv_floors: dict[str, int], terms: list[str],

@@ -8,7 +8,7 @@ import heapq
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bson import ObjectId
 
@@ -33,6 +33,15 @@ _EARLIER_WAIT_SECONDS = 5.0
 _EARLIER_POLL_SECONDS = 0.05
 _SEQ_ATTEMPTS = 5
 _TYPING_EVERY_SECONDS = 2.0
+
+
+class CardViews(Protocol):
+    """How chat renders the cards it carries (the cards service)."""
+
+    async def views(self, viewer: str, card_ids: list[str]) -> dict[str, dict[str, Any]]: ...
+
+    async def views_by_kind(self, card_id: str, viewers: frozenset[str]) -> list[
+        tuple[dict[str, Any], set[str]]]: ...
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ class MessageService:
         self._clock = clock
         self._policy = policy
         self._typing: dict[tuple[str, str], float] = {}
+        self._cards: CardViews | None = None
         conversations.set_system_poster(self.post_notice)
 
     # sending -------------------------------------------------------------------------------
@@ -225,6 +235,14 @@ class MessageService:
             await self._previews.put(message.conv_id, message.preview(), pipe)
             await pipe.execute()
         base = message.to_wire()
+        if message.card is not None and self._cards is not None:
+            # One rendering per kind of viewer (those who may act, those who may not).
+            for view, viewers in await self._cards.views_by_kind(
+                    message.card["card_id"], frozenset(conversation.members)):
+                await self._bus.publish(DomainEvent(
+                    "msg:new", {"message": {**base, "card": view, "mention": False}},
+                    audience=frozenset(viewers)))
+            return
         mentioned = conversation.members - {message.sender_id} if message.mention_all \
             else frozenset(message.mention_users) & conversation.members - {message.sender_id}
         others = conversation.members - mentioned
@@ -259,20 +277,25 @@ class MessageService:
     async def post_notice(self, conversation: Conversation, event: dict[str, Any]) -> None:
         await self.post(conversation.id, "system", event=event)
 
-    async def post_card(self, user_id: str, card: dict[str, Any], text: str = "") -> Message:
-        """A card into the user's work-notification conversation."""
+    async def post_card(self, user_id: str, card_id: str) -> Message:
+        """A card into the user's work notifications. The message keeps only the card's id:
+        every read renders the card as its viewer sees it then."""
         conversation = await self._conversations.ensure_notifications(user_id)
-        return await self.post(conversation.id, "card", text=text, card=card)
+        return await self.post(conversation.id, "card", card={"card_id": card_id})
 
-    async def update_card(self, message_id: str, card: dict[str, Any]) -> Message:
-        """Replace a card's content; its conversation's members see it change."""
-        message = await self._messages.update_card(message_id, card)
-        if message is None:
-            raise NotFound(f"no message {message_id}")
-        conversation = await self._conversations.load(message.conv_id)
-        await self._notifier.durable(conversation.members, "msg:card_updated",
-                                     {"message": message.to_wire()})
-        return message
+    def set_card_views(self, views: CardViews) -> None:
+        self._cards = views
+
+    async def wires(self, viewer: str, messages: list[Message]) -> list[dict[str, Any]]:
+        """Messages as `viewer` sees them, cards rendered for them now."""
+        wires = [m.to_wire(viewer) for m in messages]
+        card_ids = [w["card"]["card_id"] for w in wires if "card" in w]
+        if card_ids and self._cards is not None:
+            views = await self._cards.views(viewer, card_ids)
+            for wire in wires:
+                if "card" in wire and wire["card"]["card_id"] in views:
+                    wire["card"] = views[wire["card"]["card_id"]]
+        return wires
 
     # reading -------------------------------------------------------------------------------
 
@@ -502,7 +525,8 @@ class MessageService:
             found = snippet(message.text, query)
             if found is None:
                 continue  # every term occurs, but not as the phrase asked for
-            results.append({"message": message.to_wire(user_id), "snippet": found.text,
+            results.append({"message": (await self.wires(user_id, [message]))[0],
+                            "snippet": found.text,
                             "highlights": [list(span) for span in found.highlights]})
             if len(results) >= limit:
                 break

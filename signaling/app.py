@@ -12,6 +12,9 @@ from aiohttp import web
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
+from cards.models import Card
+from cards.service import CardService
+from cards.store import CardStore
 from chat.changes import ChangeFeed, Notifier
 from chat.conversations import ConversationService
 from chat.files import FileService
@@ -39,6 +42,7 @@ from core.mongo import Database, Document, connect_mongo, ping
 from core.presence.service import PresencePolicy, PresenceService
 from core.presence.store import PresenceStore
 from core.redis import Keys, connect_redis
+from signaling.card_events import CardEvents
 from signaling.chat_events import ChatEvents
 from signaling.errors import error_middleware
 from signaling.fanout import RedisFanout
@@ -70,6 +74,7 @@ class Services:
     files: FileService
     receipts: ReceiptBatcher
     urgent: UrgentNotices
+    cards: CardService
 
 
 @dataclass
@@ -215,8 +220,15 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
         urgent, notifier, bus, directory,
         SendRate(config.send_rate_max, config.send_rate_window),
         clock, policy)
+    cards = CardService(CardStore(db), notifier, clock)
+    messages.set_card_views(cards)
+
+    async def deliver_card(user_id: str, card: Card) -> None:
+        await messages.post_card(user_id, card.id)
+
+    cards.set_delivery(deliver_card)
     services = Services(bus, directory, auth, presence, conversations, messages, feed, files,
-                        receipts, urgent)
+                        receipts, urgent, cards)
 
     direct = DirectSockets()
     manager = RedisFanout(redis_url, channel=keys("socketio"))
@@ -229,6 +241,7 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
     gateway = SocketGateway(sio, auth, presence, metrics, clock, config.token_expiry_warning)
     bus.subscribe(gateway.deliver)
     ChatEvents(conversations, messages, feed, policy).register(gateway)
+    CardEvents(cards).register(gateway)
 
     app = web.Application(middlewares=[http_metrics_middleware(metrics), error_middleware],
                           client_max_size=MAX_BODY_BYTES)

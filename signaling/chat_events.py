@@ -129,12 +129,14 @@ class ChatEvents:
     async def msg_history(self, state: SocketState, payload: MsgHistory) -> Reply:
         found, has_more = await self._messages.history(state.user_id, payload.conv_id,
                                                        payload.before_seq, payload.limit)
-        return {"messages": [m.to_wire(state.user_id) for m in found], "has_more": has_more}
+        return {"messages": await self._messages.wires(state.user_id, found),
+                "has_more": has_more}
 
     async def msg_sync(self, state: SocketState, payload: MsgSync) -> Reply:
         found, has_more = await self._messages.sync(state.user_id, payload.cursors,
                                                     payload.limit)
-        return {"messages": [m.to_wire(state.user_id) for m in found], "has_more": has_more}
+        return {"messages": await self._messages.wires(state.user_id, found),
+                "has_more": has_more}
 
     async def changes_since(self, state: SocketState, payload: ChangesSince) -> Reply:
         page = await self._feed.since(state.user_id, payload.cursor,

@@ -1,0 +1,117 @@
+"""A card as stored, and as one viewer sees it (PROTOCOL §4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from core.mongo import Document
+
+
+@dataclass(frozen=True)
+class Input:
+    id: str
+    type: str  # "comment" | "select" | "date"
+    required: bool = False
+    options: tuple[str, ...] = ()
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"id": self.id, "type": self.type, "required": self.required}
+        if self.options:
+            wire["options"] = list(self.options)
+        return wire
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    label: str
+    style: str | None = None
+    inputs: tuple[Input, ...] = ()
+    # The card's status once this action decides it ("approved", "rejected", ...).
+    status: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"id": self.id, "label": self.label}
+        if self.style:
+            wire["style"] = self.style
+        if self.inputs:
+            wire["inputs"] = [i.to_wire() for i in self.inputs]
+        return wire
+
+    def to_doc(self) -> Document:
+        return {"id": self.id, "label": self.label, "style": self.style, "status": self.status,
+                "inputs": [{"id": i.id, "type": i.type, "required": i.required,
+                            "options": list(i.options)} for i in self.inputs]}
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> Action:
+        return cls(id=doc["id"], label=doc["label"], style=doc.get("style"),
+                   status=doc.get("status"),
+                   inputs=tuple(Input(i["id"], i["type"], bool(i.get("required")),
+                                      tuple(i.get("options") or ())) for i in doc["inputs"]))
+
+
+@dataclass(frozen=True)
+class Card:
+    """`can_act` maps each user who may act now to the actions open to them; `mode` says
+    whether the first decision settles the card ("any") or everyone must act ("all")."""
+
+    id: str
+    kind: str
+    title: str
+    status: str
+    holders: frozenset[str]
+    actions: tuple[Action, ...] = ()
+    can_act: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    mode: str = "any"
+    fields: tuple[tuple[str, str], ...] = ()
+    timeline: tuple[dict[str, Any], ...] = ()
+    flow: str | None = None
+    created_at: str = ""
+    version: int = 1
+
+    def action(self, action_id: str) -> Action | None:
+        return next((a for a in self.actions if a.id == action_id), None)
+
+    def open_to(self, user_id: str) -> tuple[str, ...]:
+        return self.can_act.get(user_id, ())
+
+    def with_holders(self, *user_ids: str) -> Card:
+        return replace(self, holders=self.holders | set(user_ids))
+
+    def to_doc(self) -> Document:
+        return {"_id": self.id, "kind": self.kind, "title": self.title, "status": self.status,
+                "holders": sorted(self.holders), "actions": [a.to_doc() for a in self.actions],
+                "can_act": {u: list(a) for u, a in self.can_act.items()}, "mode": self.mode,
+                "fields": [{"label": label, "value": value} for label, value in self.fields],
+                "timeline": list(self.timeline), "flow": self.flow,
+                "created_at": self.created_at, "version": self.version}
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> Card:
+        return cls(id=doc["_id"], kind=doc["kind"], title=doc["title"], status=doc["status"],
+                   holders=frozenset(doc.get("holders") or ()),
+                   actions=tuple(Action.from_doc(a) for a in doc.get("actions") or ()),
+                   can_act={u: tuple(a) for u, a in (doc.get("can_act") or {}).items()},
+                   mode=doc.get("mode", "any"),
+                   fields=tuple((f["label"], f["value"]) for f in doc.get("fields") or ()),
+                   timeline=tuple(doc.get("timeline") or ()), flow=doc.get("flow"),
+                   created_at=doc.get("created_at", ""), version=int(doc["version"]))
+
+    def view(self, viewer: str) -> dict[str, Any]:
+        """The card as `viewer` sees it: the actions open to them now, nothing else."""
+        open_now = set(self.open_to(viewer))
+        return {"card_id": self.id, "version": self.version, "flow": self.flow,
+                "title": self.title, "status": self.status,
+                "fields": [{"label": label, "value": value} for label, value in self.fields],
+                "timeline": list(self.timeline),
+                "actions": [a.to_wire() for a in self.actions if a.id in open_now]}
+
+    def viewer_kinds(self, viewers: frozenset[str] | set[str]) -> dict[tuple[str, ...],
+                                                                       set[str]]:
+        """Viewers grouped by what they see: one rendering serves each group."""
+        groups: dict[tuple[str, ...], set[str]] = {}
+        for viewer in viewers:
+            groups.setdefault(tuple(sorted(self.open_to(viewer))), set()).add(viewer)
+        return groups

@@ -1,0 +1,199 @@
+"""The card engine: who sees what, and acts that take effect exactly once.
+
+`act` claims its idempotency key, then changes the card by compare-and-set on `version`:
+of two devices or twenty approvers clicking at once, one changes the card and the others get
+`conflict` with the card as it now is (its timeline says who acted). A definitive outcome
+(the new card, or a refusal) is kept under the key and returned again for a repeat; a
+transient failure frees the key for a retry."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from cards.models import Action, Card
+from cards.rules import CardRules, SimpleRules
+from cards.store import CardStore
+from chat.changes import Notifier
+from core.clock import Clock, iso
+from core.errors import AppError, BadRequest, Conflict, ErrorCode, Forbidden, NotFound
+
+_DEFINITIVE = {ErrorCode.FORBIDDEN, ErrorCode.CONFLICT, ErrorCode.BAD_REQUEST,
+               ErrorCode.NOT_FOUND, ErrorCode.GONE}
+_EARLIER_WAIT_SECONDS = 5.0
+_EARLIER_POLL_SECONDS = 0.05
+
+# Posts a card into a user's work notifications: (user_id, card) -> None.
+Deliver = Callable[[str, Card], Awaitable[None]]
+
+
+class CardService:
+    def __init__(self, store: CardStore, notifier: Notifier, clock: Clock) -> None:
+        self._store = store
+        self._notifier = notifier
+        self._clock = clock
+        self._rules: dict[str, CardRules] = {}
+        self._default_rules = SimpleRules()
+        self._deliver: Deliver | None = None
+
+    def set_delivery(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+
+    def register_rules(self, kind: str, rules: CardRules) -> None:
+        self._rules[kind] = rules
+
+    # creating ------------------------------------------------------------------------------
+
+    async def create(self, *, kind: str, title: str, holders: Iterable[str],
+                     actions: Iterable[Action] = (), can_act: dict[str, Iterable[str]] | None
+                     = None, mode: str = "any", fields: Iterable[tuple[str, str]] = (),
+                     flow: str | None = None, status: str = "pending",
+                     deliver_to: Iterable[str] | None = None) -> Card:
+        """Store a card and deliver it to `deliver_to` (default: every holder) as a chat
+        message in their work notifications."""
+        open_now = {u: tuple(a) for u, a in (can_act or {}).items()}
+        card = Card(id=uuid.uuid4().hex, kind=kind, title=title, status=status,
+                    holders=frozenset(holders) | set(open_now), actions=tuple(actions),
+                    can_act=open_now, mode=mode, fields=tuple(fields), flow=flow,
+                    created_at=iso(self._clock.now()))
+        await self._store.insert(card)
+        if self._deliver is not None:
+            for user_id in sorted(card.holders if deliver_to is None else set(deliver_to)):
+                await self._deliver(user_id, card)
+        return card
+
+    # reading -------------------------------------------------------------------------------
+
+    async def get(self, viewer: str, card_id: str) -> dict[str, Any]:
+        card = await self._store.get(card_id)
+        if card is None:
+            raise NotFound(f"no card {card_id}")
+        if viewer not in card.holders:
+            raise Forbidden(f"card {card_id} is not yours")
+        return card.view(viewer)
+
+    async def views(self, viewer: str, card_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Each card as `viewer` sees it now (for every chat read path)."""
+        cards = await self._store.get_many(sorted(set(card_ids)))
+        return {card_id: card.view(viewer) for card_id, card in cards.items()}
+
+    async def views_by_kind(self, card_id: str,
+                            viewers: frozenset[str]) -> list[tuple[dict[str, Any], set[str]]]:
+        """One rendering per kind of viewer, with the viewers it serves."""
+        card = await self._store.get(card_id)
+        if card is None:
+            return []
+        return [(card.view(next(iter(group))), group)
+                for group in card.viewer_kinds(viewers).values()]
+
+    # acting --------------------------------------------------------------------------------
+
+    async def act(self, user_id: str, card_id: str, action_id: str, version: int, key: str,
+                  inputs: dict[str, Any]) -> dict[str, Any]:
+        earlier = await self._store.claim(user_id, card_id, key)
+        if earlier is not None:
+            return await self._repeat(user_id, card_id, key, earlier)
+        try:
+            view = await self._act(user_id, card_id, action_id, version, inputs)
+        except AppError as exc:
+            if exc.code in _DEFINITIVE:
+                await self._store.settle(user_id, card_id, key, {"error": exc.to_wire()})
+            else:
+                await self._store.release(user_id, card_id, key)
+            raise
+        except BaseException:
+            await self._store.release(user_id, card_id, key)
+            raise
+        await self._store.settle(user_id, card_id, key, {"card": view})
+        return view
+
+    async def _repeat(self, user_id: str, card_id: str, key: str,
+                      record: dict[str, Any]) -> dict[str, Any]:
+        """The first outcome under this key, waiting briefly if it is still being decided."""
+        async with asyncio.timeout(_EARLIER_WAIT_SECONDS):
+            while not record.get("done"):
+                # Polls the store while the first call finishes; not a time rule.
+                await asyncio.sleep(_EARLIER_POLL_SECONDS)
+                found = await self._store.record(user_id, card_id, key)
+                if found is None:  # the first call failed transiently: act afresh
+                    raise Conflict("the first attempt with this key failed; retry with it")
+                record = found
+        outcome = record["outcome"]
+        if "error" in outcome:
+            raise _replayed(outcome["error"])
+        return outcome["card"]  # type: ignore[no-any-return]
+
+    async def _act(self, user_id: str, card_id: str, action_id: str, version: int,
+                   inputs: dict[str, Any]) -> dict[str, Any]:
+        card = await self._store.get(card_id)
+        if card is None:
+            raise NotFound(f"no card {card_id}")
+        if user_id not in card.holders:
+            raise Forbidden(f"card {card_id} is not yours")
+        if version != card.version:
+            raise self._stale(card, user_id)
+        action = card.action(action_id)
+        if action is None or action_id not in card.open_to(user_id):
+            raise Forbidden(f"{action_id!r} is not open to you on this card")
+        clean = _check_inputs(action, inputs)
+        rules = self._rules.get(card.kind, self._default_rules)
+        after = rules.decide(card, user_id, action, clean, iso(self._clock.now()))
+        after = replace(after, version=card.version + 1)
+        if not await self._store.replace_if_version(card, after):
+            current = await self._store.get(card_id)
+            raise self._stale(current or card, user_id)
+        await self.publish(after)
+        return after.view(user_id)
+
+    @staticmethod
+    def _stale(card: Card, viewer: str) -> Conflict:
+        last = card.timeline[-1] if card.timeline else None
+        return Conflict(f"card {card.id} is at version {card.version}" +
+                        (f"; {last['actor_id']} acted ({last['decision']})" if last else ""),
+                        {"card": card.view(viewer)})
+
+    async def publish(self, card: Card) -> None:
+        """`card:update` to every holder, each kind of viewer with its own rendering; it is
+        also in their change feeds."""
+        for group in card.viewer_kinds(card.holders).values():
+            view = card.view(next(iter(group)))
+            await self._notifier.durable(group, "card:update",
+                                         {"card_id": card.id, "version": card.version,
+                                          "card": view})
+
+
+def _check_inputs(action: Action, inputs: dict[str, Any]) -> dict[str, Any]:
+    known = {i.id: i for i in action.inputs}
+    for name in inputs:
+        if name not in known:
+            raise BadRequest(f"inputs.{name}: {action.id!r} takes no such input")
+    clean: dict[str, Any] = {}
+    for spec in action.inputs:
+        value = inputs.get(spec.id)
+        if value is None or value == "":
+            if spec.required:
+                raise BadRequest(f"inputs.{spec.id}: required")
+            continue
+        if not isinstance(value, str) or len(value) > 2000:
+            raise BadRequest(f"inputs.{spec.id}: a string of at most 2000 characters")
+        if spec.type == "select" and value not in spec.options:
+            raise BadRequest(f"inputs.{spec.id}: one of {', '.join(spec.options)}")
+        if spec.type == "date":
+            try:
+                date.fromisoformat(value)
+            except ValueError as exc:
+                raise BadRequest(f"inputs.{spec.id}: a date YYYY-MM-DD") from exc
+        clean[spec.id] = value
+    return clean
+
+
+def _replayed(error: dict[str, Any]) -> AppError:
+    """The refusal a first call got, raised again for its repeat."""
+    for cls in AppError.__subclasses__():
+        if getattr(cls, "code", None) == error.get("code"):
+            return cls(error.get("message", ""), error.get("details"))
+    return Conflict(error.get("message", ""), error.get("details"))

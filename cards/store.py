@@ -1,0 +1,65 @@
+"""Cards and the outcomes of idempotent acts, in MongoDB. A card changes only by
+compare-and-set on its `version`; an act's key is claimed by a unique `_id` first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from cards.models import Card
+from core.mongo import Database, Document
+
+
+class CardStore:
+    def __init__(self, db: Database) -> None:
+        self._cards = db["cards"]
+        self._acts = db["card_acts"]
+
+    async def insert(self, card: Card) -> None:
+        await self._cards.insert_one(card.to_doc())
+
+    async def get(self, card_id: str) -> Card | None:
+        doc = await self._cards.find_one({"_id": card_id})
+        return Card.from_doc(doc) if doc else None
+
+    async def get_many(self, card_ids: list[str]) -> dict[str, Card]:
+        if not card_ids:
+            return {}
+        cursor = self._cards.find({"_id": {"$in": card_ids}})
+        return {doc["_id"]: Card.from_doc(doc) async for doc in cursor}
+
+    async def replace_if_version(self, before: Card, after: Card) -> bool:
+        doc = after.to_doc()
+        doc.pop("_id")
+        updated = await self._cards.find_one_and_update(
+            {"_id": before.id, "version": before.version}, {"$set": doc},
+            projection={"_id": 1}, return_document=ReturnDocument.AFTER)
+        return updated is not None
+
+    # idempotency ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _act_id(user_id: str, card_id: str, key: str) -> str:
+        return f"{user_id}|{card_id}|{key}"
+
+    async def claim(self, user_id: str, card_id: str, key: str) -> Document | None:
+        """Claim the key: None if this call owns it, else the earlier call's record."""
+        try:
+            await self._acts.insert_one({"_id": self._act_id(user_id, card_id, key),
+                                         "done": False, "outcome": None})
+        except DuplicateKeyError:
+            return await self._acts.find_one({"_id": self._act_id(user_id, card_id, key)})
+        return None
+
+    async def settle(self, user_id: str, card_id: str, key: str,
+                     outcome: dict[str, Any]) -> None:
+        await self._acts.update_one({"_id": self._act_id(user_id, card_id, key)},
+                                    {"$set": {"done": True, "outcome": outcome}})
+
+    async def release(self, user_id: str, card_id: str, key: str) -> None:
+        await self._acts.delete_one({"_id": self._act_id(user_id, card_id, key)})
+
+    async def record(self, user_id: str, card_id: str, key: str) -> Document | None:
+        return await self._acts.find_one({"_id": self._act_id(user_id, card_id, key)})
