@@ -70,6 +70,9 @@ class Card:
     flow: str | None = None
     created_at: str = ""
     version: int = 1
+    applicant: str | None = None
+    # What the rules of its kind keep between acts (a flow's form and finished steps).
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def action(self, action_id: str) -> Action | None:
         return next((a for a in self.actions if a.id == action_id), None)
@@ -86,7 +89,11 @@ class Card:
                 "can_act": {u: list(a) for u, a in self.can_act.items()}, "mode": self.mode,
                 "fields": [{"label": label, "value": value} for label, value in self.fields],
                 "timeline": list(self.timeline), "flow": self.flow,
-                "created_at": self.created_at, "version": self.version}
+                "created_at": self.created_at, "version": self.version,
+                "applicant": self.applicant, "meta": self.meta,
+                # Queryable copies for the todo and done boxes.
+                "pending_ids": sorted(self.can_act),
+                "acted_ids": sorted({t["actor_id"] for t in self.timeline})}
 
     @classmethod
     def from_doc(cls, doc: Document) -> Card:
@@ -97,7 +104,8 @@ class Card:
                    mode=doc.get("mode", "any"),
                    fields=tuple((f["label"], f["value"]) for f in doc.get("fields") or ()),
                    timeline=tuple(doc.get("timeline") or ()), flow=doc.get("flow"),
-                   created_at=doc.get("created_at", ""), version=int(doc["version"]))
+                   created_at=doc.get("created_at", ""), version=int(doc["version"]),
+                   applicant=doc.get("applicant"), meta=dict(doc.get("meta") or {}))
 
     def view(self, viewer: str) -> dict[str, Any]:
         """The card as `viewer` sees it: the actions open to them now, nothing else."""

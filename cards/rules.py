@@ -11,8 +11,12 @@ from cards.models import Action, Card
 
 
 class CardRules(Protocol):
-    def decide(self, card: Card, actor: str, action: Action, inputs: dict[str, Any],
-               at: str) -> Card: ...
+    async def decide(self, card: Card, actor: str, action: Action, inputs: dict[str, Any],
+                     at: str) -> Card:
+        """The card after `actor` took `action`; raise to refuse."""
+
+    async def after_act(self, before: Card, after: Card) -> None:
+        """Effects once the new card is stored: deliveries, records, notices."""
 
 
 def timeline_entry(card: Card, actor: str, action: Action, inputs: dict[str, Any],
@@ -22,8 +26,11 @@ def timeline_entry(card: Card, actor: str, action: Action, inputs: dict[str, Any
 
 
 class SimpleRules:
-    def decide(self, card: Card, actor: str, action: Action, inputs: dict[str, Any],
-               at: str) -> Card:
+    async def after_act(self, before: Card, after: Card) -> None:
+        return None
+
+    async def decide(self, card: Card, actor: str, action: Action, inputs: dict[str, Any],
+                     at: str) -> Card:
         timeline = (*card.timeline, timeline_entry(card, actor, action, inputs, at))
         if card.mode == "all" and action.status != "rejected":
             remaining = {u: a for u, a in card.can_act.items() if u != actor}

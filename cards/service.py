@@ -52,19 +52,26 @@ class CardService:
                      actions: Iterable[Action] = (), can_act: dict[str, Iterable[str]] | None
                      = None, mode: str = "any", fields: Iterable[tuple[str, str]] = (),
                      flow: str | None = None, status: str = "pending",
-                     deliver_to: Iterable[str] | None = None) -> Card:
+                     deliver_to: Iterable[str] | None = None, applicant: str | None = None,
+                     meta: dict[str, Any] | None = None,
+                     timeline: Iterable[dict[str, Any]] = ()) -> Card:
         """Store a card and deliver it to `deliver_to` (default: every holder) as a chat
         message in their work notifications."""
         open_now = {u: tuple(a) for u, a in (can_act or {}).items()}
         card = Card(id=uuid.uuid4().hex, kind=kind, title=title, status=status,
                     holders=frozenset(holders) | set(open_now), actions=tuple(actions),
                     can_act=open_now, mode=mode, fields=tuple(fields), flow=flow,
-                    created_at=iso(self._clock.now()))
+                    created_at=iso(self._clock.now()), applicant=applicant,
+                    meta=dict(meta or {}), timeline=tuple(timeline))
         await self._store.insert(card)
-        if self._deliver is not None:
-            for user_id in sorted(card.holders if deliver_to is None else set(deliver_to)):
-                await self._deliver(user_id, card)
+        for user_id in sorted(card.holders if deliver_to is None else set(deliver_to)):
+            await self.deliver(user_id, card)
         return card
+
+    async def deliver(self, user_id: str, card: Card) -> None:
+        """The card as a message in the user's work notifications."""
+        if self._deliver is not None:
+            await self._deliver(user_id, card)
 
     # reading -------------------------------------------------------------------------------
 
@@ -141,12 +148,13 @@ class CardService:
             raise Forbidden(f"{action_id!r} is not open to you on this card")
         clean = _check_inputs(action, inputs)
         rules = self._rules.get(card.kind, self._default_rules)
-        after = rules.decide(card, user_id, action, clean, iso(self._clock.now()))
+        after = await rules.decide(card, user_id, action, clean, iso(self._clock.now()))
         after = replace(after, version=card.version + 1)
         if not await self._store.replace_if_version(card, after):
             current = await self._store.get(card_id)
             raise self._stale(current or card, user_id)
         await self.publish(after)
+        await rules.after_act(card, after)
         return after.view(user_id)
 
     @staticmethod

@@ -12,9 +12,11 @@ from aiohttp import web
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
+from cards.flows.engine import FlowEngine
+from cards.flows.leave import LeaveFlow
 from cards.models import Card
 from cards.service import CardService
-from cards.store import CardStore
+from cards.store import BoxQueries, CardStore
 from chat.changes import ChangeFeed, Notifier
 from chat.conversations import ConversationService
 from chat.files import FileService
@@ -221,6 +223,9 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
         SendRate(config.send_rate_max, config.send_rate_window),
         clock, policy)
     cards = CardService(CardStore(db), notifier, clock)
+    boxes = BoxQueries(db)
+    await boxes.ensure_indexes()
+    flows = FlowEngine(cards, boxes, directory, [LeaveFlow()])
     messages.set_card_views(cards)
 
     async def deliver_card(user_id: str, card: Card) -> None:
@@ -241,7 +246,7 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
     gateway = SocketGateway(sio, auth, presence, metrics, clock, config.token_expiry_warning)
     bus.subscribe(gateway.deliver)
     ChatEvents(conversations, messages, feed, policy).register(gateway)
-    CardEvents(cards).register(gateway)
+    CardEvents(cards, flows).register(gateway)
 
     app = web.Application(middlewares=[http_metrics_middleware(metrics), error_middleware],
                           client_max_size=MAX_BODY_BYTES)

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from cards.flows.engine import FlowEngine
 from cards.service import CardService
-from signaling.card_schemas import CardAct, CardRef
+from signaling.card_schemas import CardAct, CardRef, FlowList, FlowStart
 from signaling.gateway import SocketGateway, SocketState
 
 
 class CardEvents:
-    def __init__(self, cards: CardService) -> None:
+    def __init__(self, cards: CardService, flows: FlowEngine) -> None:
         self._cards = cards
+        self._flows = flows
 
     def register(self, gateway: SocketGateway) -> None:
         gateway.route("card:get", CardRef, self.card_get)
         gateway.route("card:act", CardAct, self.card_act)
+        gateway.route("flow:start", FlowStart, self.flow_start)
+        gateway.route("flow:list", FlowList, self.flow_list)
 
     async def card_get(self, state: SocketState, payload: CardRef) -> dict[str, Any]:
         return {"card": await self._cards.get(state.user_id, payload.card_id)}
@@ -24,3 +28,10 @@ class CardEvents:
         card = await self._cards.act(state.user_id, payload.card_id, payload.action,
                                      payload.version, payload.idempotency_key, payload.inputs)
         return {"card": card}
+
+    async def flow_start(self, state: SocketState, payload: FlowStart) -> dict[str, Any]:
+        card = await self._flows.start(state.user_id, payload.flow, payload.form)
+        return {"instance_id": card.id, "card_id": card.id, "card": card.view(state.user_id)}
+
+    async def flow_list(self, state: SocketState, payload: FlowList) -> dict[str, Any]:
+        return await self._flows.list_box(state.user_id, payload.box, payload.limit)

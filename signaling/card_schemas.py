@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -12,6 +12,18 @@ from signaling.schemas import Strict
 class CardRef(BaseModel):
     model_config = Strict
     card_id: str = Field(min_length=1, max_length=200)
+
+
+class FlowStart(BaseModel):
+    model_config = Strict
+    flow: str = Field(min_length=1, max_length=50)
+    form: dict[str, Any] = Field(max_length=50)
+
+
+class FlowList(BaseModel):
+    model_config = Strict
+    box: Literal["todo", "done", "mine"]
+    limit: int = Field(default=50, ge=1, le=200)
 
 
 class CardAct(BaseModel):

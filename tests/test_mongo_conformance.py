@@ -560,3 +560,20 @@ async def test_datetimes_round_trip_as_aware_datetimes(db: Database) -> None:
     await db.changes.insert_one({"_id": 1, "at": at})
     found = await db.changes.find_one({"_id": 1})
     assert found is not None and found["at"] == at and found["at"].tzinfo is not None
+
+
+@pytest.mark.xfail(strict=True, reason=f"the multikey index keeps the old elements; {FOUND}")
+async def test_equality_on_an_array_finds_a_document_after_the_array_is_set(
+        db: Database) -> None:
+    await db.cards.create_index("pending_ids")
+    await db.cards.insert_one({"_id": "c", "pending_ids": ["director"]})
+    await db.cards.update_one({"_id": "c"}, {"$set": {"pending_ids": ["deputy"]}})
+    assert await ids(db.cards.find({"pending_ids": "deputy"})) == ["c"]
+
+
+async def test_all_on_an_array_finds_a_document_after_the_array_is_set(db: Database) -> None:
+    await db.cards.create_index("pending_ids")
+    await db.cards.insert_one({"_id": "c", "pending_ids": ["director"]})
+    await db.cards.update_one({"_id": "c"}, {"$set": {"pending_ids": ["deputy"]}})
+    assert await ids(db.cards.find({"pending_ids": {"$all": ["deputy"]}})) == ["c"]
+    assert await ids(db.cards.find({"pending_ids": {"$all": ["director"]}})) == []

@@ -1,0 +1,84 @@
+"""请休假: leave of five kinds; the server counts the days; the chain grows with them."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from cards.flows.definition import Step
+from core.directory.service import Routing
+from core.errors import BadRequest
+
+LEAVE_TYPES = {"annual": "年休假", "personal": "事假", "sick": "病假", "marriage": "婚假",
+               "maternity": "产假"}
+
+
+def _date(form: dict[str, Any], name: str) -> date:
+    value = form.get(name)
+    if not isinstance(value, str):
+        raise BadRequest(f"form.{name}: a date YYYY-MM-DD is required")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise BadRequest(f"form.{name}: {value!r} is not a date YYYY-MM-DD") from exc
+
+
+def count_days(start: date, end: date, half_day: bool) -> float:
+    """Calendar days from start to end inclusive; a half day is a single day's half."""
+    if end < start:
+        raise BadRequest("form.end: before start")
+    days = float((end - start).days + 1)
+    if half_day:
+        if days != 1:
+            raise BadRequest("form.half_day: only for a leave of one day")
+        return 0.5
+    return days
+
+
+class LeaveFlow:
+    name = "leave"
+    title = "请休假"
+
+    def parse(self, form: dict[str, Any]) -> dict[str, Any]:
+        known = {"leave_type", "start", "end", "half_day", "reason", "days"}
+        for name in form:
+            if name not in known:
+                raise BadRequest(f"form.{name}: not a field of a leave request")
+        leave_type = form.get("leave_type")
+        if leave_type not in LEAVE_TYPES:
+            raise BadRequest(f"form.leave_type: one of {', '.join(LEAVE_TYPES)}")
+        half_day = form.get("half_day", False)
+        if not isinstance(half_day, bool):
+            raise BadRequest("form.half_day: true or false")
+        start, end = _date(form, "start"), _date(form, "end")
+        days = count_days(start, end, half_day)
+        if "days" in form and form["days"] != days:
+            raise BadRequest(f"form.days: {form['days']!r} disagrees with the dates ({days})")
+        reason = form.get("reason")
+        if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+            raise BadRequest("form.reason: the reason is required (at most 500 characters)")
+        return {"leave_type": leave_type, "start": start.isoformat(), "end": end.isoformat(),
+                "half_day": half_day, "days": days, "reason": reason.strip()}
+
+    def fields(self, form: dict[str, Any]) -> list[tuple[str, str]]:
+        days = form["days"]
+        return [("类型", LEAVE_TYPES[form["leave_type"]]), ("开始", form["start"]),
+                ("结束", form["end"]), ("天数", f"{days:g}"), ("事由", form["reason"])]
+
+    def chain(self, applicant: str, routing: Routing, form: dict[str, Any]) -> list[Step]:
+        """Up to 1 day the department head; up to 3 then the leader in charge; more then the
+        head of the unit. The unit head's own leave goes to the head of the parent unit (at
+        the top, nobody approves it: hr records it). When every step of the chain is the
+        applicant themselves (a department head's short leave), the next level up decides:
+        a request is never approved by nobody but the one who made it."""
+        if applicant == routing.unit_head:
+            return [Step("上级单位负责人", routing.parent_unit_head)]
+        levels = [Step("部门负责人", routing.department_head),
+                  Step("分管领导", routing.leader_in_charge),
+                  Step("单位负责人", routing.unit_head)]
+        days = form["days"]
+        wanted = 1 if days <= 1 else 2 if days <= 3 else 3
+        steps = levels[:wanted]
+        if all(s.approver in (None, applicant) for s in steps):
+            steps += [s for s in levels[wanted:] if s.approver not in (None, applicant)][:1]
+        return steps

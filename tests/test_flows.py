@@ -1,0 +1,141 @@
+"""Approval flows on the demo organisation and on org-large: the leave flow end to end."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+from core.directory.service import DirectoryService
+from tests.chat_helpers import error_code
+from tests.conftest import SHARED, Api, Client, Connect
+
+_keys = itertools.count()
+
+
+def leave(days: int, start: str = "2026-12-01", **extra: Any) -> dict[str, Any]:
+    end = f"2026-12-{days:02d}"
+    return {"flow": "leave", "form": {"leave_type": "annual", "start": start, "end": end,
+                                      "reason": "回老家", **extra}}
+
+
+async def decide(client: Client, card_id: str, action: str = "approve",
+                 comment: str = "") -> dict[str, Any]:
+    card = (await client.ok("card:get", {"card_id": card_id}))["card"]
+    inputs = {"comment": comment} if comment else {}
+    return (await client.ok("card:act", {"card_id": card_id, "action": action,
+                                         "version": card["version"],
+                                         "idempotency_key": f"k{next(_keys)}",
+                                         "inputs": inputs}))["card"]
+
+
+async def test_a_five_day_leave_goes_director_deputy_chief_then_hr_records_it(
+        connect: Connect) -> None:
+    staff, director, deputy, chief, hr = [await connect(u) for u in (
+        "staff02", "director", "deputy", "chief", "hr")]
+    started = await staff.ok("flow:start", leave(5))
+    card_id = started["card_id"]
+    assert started["card"]["status"] == "pending" and started["card"]["actions"] == []
+    assert started["card"]["fields"][3] == {"label": "天数", "value": "5"}
+    for approver, nxt in ((director, deputy), (deputy, chief), (chief, None)):
+        arrived = await approver.wait_for(
+            "msg:new", lambda d: (d["message"].get("card") or {}).get("card_id") == card_id)
+        assert [a["id"] for a in arrived["message"]["card"]["actions"]] == ["approve",
+                                                                            "reject"]
+        if nxt is not None:
+            assert not [d for d in nxt.received("msg:new")
+                        if (d["message"].get("card") or {}).get("card_id") == card_id]
+        result = await decide(approver, card_id, comment="同意")
+    assert result["status"] == "approved"
+    assert [t["actor_id"] for t in result["timeline"]] == ["director", "deputy", "chief"]
+    assert [t["step"] for t in result["timeline"]] == ["部门负责人", "分管领导", "单位负责人"]
+    record = await hr.wait_for("msg:new", lambda d: d["message"]["type"] == "card" and
+                               d["message"]["card"]["title"].startswith("备案"))
+    assert record["message"]["card"]["fields"][3]["value"] == "5"
+    update = await staff.wait_for("card:update", lambda d: d["card_id"] == card_id and
+                                  d["card"]["status"] == "approved")
+    assert update["version"] == 4
+    mine = await staff.ok("flow:list", {"box": "mine"})
+    assert [i["card_id"] for i in mine["items"]] == [card_id] and mine["counts"]["mine"] == 1
+    done = await deputy.ok("flow:list", {"box": "done"})
+    assert done["counts"] == {"todo": 0, "done": 1, "mine": 0}
+
+
+async def test_the_chain_follows_the_days(connect: Connect) -> None:
+    staff, director, deputy = [await connect(u) for u in ("staff03", "director", "deputy")]
+    one_day = (await staff.ok("flow:start", leave(1)))["card_id"]
+    three_days = (await staff.ok("flow:start", leave(3)))["card_id"]
+    assert (await director.ok("flow:list", {"box": "todo"}))["counts"]["todo"] == 2
+    assert (await decide(director, one_day))["status"] == "approved"
+    assert (await decide(director, three_days))["status"] == "pending"
+    assert (await deputy.ok("flow:list", {"box": "todo"}))["items"][0]["card_id"] == three_days
+    assert (await decide(deputy, three_days))["status"] == "approved"
+
+
+async def test_a_rejection_ends_the_flow_with_its_reason(connect: Connect) -> None:
+    staff, director, deputy = [await connect(u) for u in ("staff04", "director", "deputy")]
+    card_id = (await staff.ok("flow:start", leave(2)))["card_id"]
+    await decide(director, card_id)
+    rejected = await decide(deputy, card_id, "reject", comment="年底任务重，请改期")
+    assert rejected["status"] == "rejected" and rejected["actions"] == []
+    seen = await staff.wait_for("card:update", lambda d: d["card"]["status"] == "rejected")
+    assert seen["card"]["timeline"][-1]["comment"] == "年底任务重，请改期"
+    assert (await deputy.ok("flow:list", {"box": "todo"}))["counts"]["todo"] == 0
+
+
+async def test_a_department_heads_own_leave_skips_them_and_the_top_leader_is_recorded(
+        connect: Connect) -> None:
+    director, deputy, chief, hr = [await connect(u) for u in ("director", "deputy", "chief",
+                                                              "hr")]
+    own = (await director.ok("flow:start", leave(1)))["card_id"]
+    arrived = await deputy.wait_for("msg:new", lambda d: (d["message"].get("card") or {}).get(
+        "card_id") == own)
+    assert arrived["message"]["card"]["actions"]
+    assert (await decide(deputy, own))["status"] == "approved"
+    top = await chief.ok("flow:start", leave(2))
+    assert top["card"]["status"] == "approved"  # nobody above the top unit head
+    await hr.wait_for("msg:new", lambda d: d["message"]["type"] == "card" and
+                      d["message"]["card"]["title"] == "备案：" + top["card"]["title"])
+
+
+async def test_a_bad_leave_form_names_the_field(connect: Connect) -> None:
+    staff = await connect("staff05")
+    for form, field in [
+        ({"leave_type": "holiday"}, "form.leave_type"),
+        ({"end": "2026-11-30"}, "form.end"),
+        ({"days": 4}, "form.days"),
+        ({"reason": " "}, "form.reason"),
+        ({"start": "tomorrow"}, "form.start"),
+        ({"color": "red"}, "form.color"),
+    ]:
+        payload = leave(3)
+        payload["form"].update(form)
+        reply = await staff.call("flow:start", payload)
+        assert error_code(reply) == "bad_request" and field in reply["error"]["message"], form
+    assert error_code(await staff.call("flow:start", {"flow": "teleport", "form": {}})) == \
+        "bad_request"
+    assert (await staff.ok("flow:list", {"box": "mine"}))["counts"]["mine"] == 0
+
+
+async def test_leave_routing_on_the_large_organisation(node, api: Api,  # type: ignore[no-untyped-def]
+                                                       connect: Connect) -> None:
+    data = json.loads((SHARED / "data" / "org-large.json").read_text())
+    status, _ = await api.call("POST", "/api/v1/directory/import", data,
+                               token=await api.token("admin"))
+    assert status == 200
+    directory: DirectoryService = node.services.directory
+    tree = await directory.get_tree()
+    # A staff member deep in the tree whose three levels are three different people.
+    applicant = next(
+        u["username"] for u in data["users"] if u["roles"] == ["staff"] and len({
+            tree.department_head(u["dept_id"]), tree.leader_in_charge(u["dept_id"]),
+            tree.unit_head(u["dept_id"])} - {None}) == 3)
+    routing = await directory.get_routing(applicant)
+    expected = [routing.department_head, routing.leader_in_charge, routing.unit_head]
+    client = await connect(applicant)
+    card_id = (await client.ok("flow:start", leave(5)))["card_id"]
+    for approver in expected:
+        assert approver is not None
+        result = await decide(await connect(approver), card_id)
+    assert [t["actor_id"] for t in result["timeline"]] == expected
+    assert result["status"] == "approved"
