@@ -83,6 +83,9 @@ class CardService:
             raise Forbidden(f"card {card_id} is not yours")
         return card.view(viewer)
 
+    async def stored(self, card_id: str) -> Card | None:
+        return await self._store.get(card_id)
+
     async def views(self, viewer: str, card_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Each card as `viewer` sees it now (for every chat read path)."""
         cards = await self._store.get_many(sorted(set(card_ids)))

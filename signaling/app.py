@@ -12,6 +12,7 @@ from aiohttp import web
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
+from cards.audit import AuditLog
 from cards.flows.engine import FlowEngine
 from cards.flows.leave import LeaveFlow
 from cards.models import Card
@@ -54,6 +55,7 @@ from signaling.rest.auth import AuthRoutes
 from signaling.rest.common import RequestContext
 from signaling.rest.directory import DirectoryRoutes
 from signaling.rest.files import FileRoutes
+from signaling.rest.flows import FlowRoutes
 from signaling.rest.ops import OpsRoutes
 from signaling.websocket import DirectSockets
 from signaling.websocket import install as install_websocket
@@ -225,7 +227,9 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
     cards = CardService(CardStore(db), notifier, clock)
     boxes = BoxQueries(db)
     await boxes.ensure_indexes()
-    flows = FlowEngine(cards, boxes, directory, [LeaveFlow()])
+    audit = AuditLog(db, clock)
+    await audit.ensure_indexes()
+    flows = FlowEngine(cards, boxes, directory, audit, [LeaveFlow()])
     messages.set_card_views(cards)
 
     async def deliver_card(user_id: str, card: Card) -> None:
@@ -255,6 +259,7 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
     AuthRoutes(auth, context).register(app)
     DirectoryRoutes(directory, context).register(app)
     FileRoutes(files, context).register(app)
+    FlowRoutes(flows, context).register(app)
 
     async def check_redis() -> object:
         return await redis.ping()

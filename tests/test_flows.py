@@ -139,3 +139,38 @@ async def test_leave_routing_on_the_large_organisation(node, api: Api,  # type: 
         result = await decide(await connect(approver), card_id)
     assert [t["actor_id"] for t in result["timeline"]] == expected
     assert result["status"] == "approved"
+
+
+async def test_the_audit_log_is_a_verified_hash_chain_and_detects_any_edit(
+        node, api: Api, connect: Connect) -> None:  # type: ignore[no-untyped-def]
+    staff, director, deputy = [await connect(u) for u in ("staff06", "fin_head", "deputy")]
+    card_id = (await staff.ok("flow:start", leave(2)))["card_id"]
+    await decide(director, card_id, comment="同意")
+    await decide(deputy, card_id)
+    token = await api.token("staff06")
+    status, body = await api.call("GET", f"/api/v1/flows/{card_id}/audit", token=token)
+    assert status == 200 and body["verified"] is True and body["broken_at"] is None
+    assert [(e["n"], e["actor_id"], e["event"]) for e in body["entries"]] == [
+        (1, "staff06", "submit"), (2, "fin_head", "approve"), (3, "deputy", "approve"),
+        (4, "system", "approved")]
+    assert body["entries"][1]["prev_hash"] == body["entries"][0]["hash"]
+    status, _ = await api.call("GET", f"/api/v1/flows/{card_id}/audit",
+                               token=await api.token("staff11"))
+    assert status == 403
+    await node.db["flow_audit"].update_one({"_id": f"{card_id}|00000002"},
+                                           {"$set": {"entry.detail.comment": "不同意"}})
+    status, body = await api.call("GET", f"/api/v1/flows/{card_id}/audit", token=token)
+    assert body["verified"] is False and body["broken_at"] == 2
+
+
+async def test_parallel_appends_never_fork_the_chain(node) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from cards.audit import AuditLog
+
+    log = AuditLog(node.db, node.clock)
+    await asyncio.gather(*[log.append("parallel", f"u{n}", "sign", {"n": n})
+                           for n in range(30)])
+    result = await log.verify("parallel")
+    assert result.verified and [e["n"] for e in result.entries] == list(range(1, 31))
+    assert sorted(e["actor_id"] for e in result.entries) == sorted(f"u{n}" for n in range(30))

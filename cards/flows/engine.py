@@ -9,13 +9,15 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from cards.audit import AuditLog, Verification
 from cards.flows.definition import FlowDefinition, Step
 from cards.models import Action, Card, Input
 from cards.rules import timeline_entry
 from cards.service import CardService
 from cards.store import BoxQueries
+from core.directory.models import Role
 from core.directory.service import DirectoryService
-from core.errors import BadRequest
+from core.errors import BadRequest, Forbidden, NotFound
 
 APPROVE = Action("approve", "同意", style="primary", inputs=(Input("comment", "comment"),))
 REJECT = Action("reject", "驳回", style="danger", status="rejected",
@@ -30,8 +32,9 @@ def kind_of(flow: str) -> str:
 
 class FlowEngine:
     def __init__(self, cards: CardService, boxes: BoxQueries, directory: DirectoryService,
-                 definitions: list[FlowDefinition]) -> None:
+                 audit: AuditLog, definitions: list[FlowDefinition]) -> None:
         self._cards = cards
+        self._audit = audit
         self._boxes = boxes
         self._directory = directory
         self._flows = {d.name: d for d in definitions}
@@ -55,9 +58,21 @@ class FlowEngine:
             can_act={a: DECISIONS for a in approvers}, fields=flow.fields(clean),
             flow=flow.name, applicant=applicant, meta=meta,
             status="pending" if approvers else "approved")
+        await self._audit.append(card.id, applicant, "submit", {"flow": flow.name,
+                                                                "form": clean})
         if not approvers:
             await self._on_approved(card)
         return card
+
+    async def audit(self, user_id: str, instance_id: str) -> Verification:
+        """The instance's audit log, verified; for those who hold its card and for admins."""
+        card = await self._cards.stored(instance_id)
+        if card is None or card.flow is None:
+            raise NotFound(f"no flow instance {instance_id}")
+        if user_id not in card.holders and \
+                not (await self._directory.get_user(user_id)).has_role(Role.ADMIN):
+            raise Forbidden(f"flow instance {instance_id} is not yours")
+        return await self._audit.verify(instance_id)
 
     async def list_box(self, user_id: str, box: str, limit: int = 50) -> dict[str, Any]:
         if box not in BOXES:
@@ -103,6 +118,9 @@ class FlowEngine:
                        holders=card.holders | {step.approver}, meta=meta)
 
     async def after_act(self, before: Card, after: Card) -> None:
+        for entry in after.timeline[len(before.timeline):]:
+            await self._audit.append(after.id, entry["actor_id"], entry["decision"],
+                                     {"step": entry["step"], "comment": entry["comment"]})
         for user_id in sorted(after.holders - before.holders):
             await self._cards.deliver(user_id, after)
         if after.status == "approved" and before.status != "approved":
@@ -111,6 +129,7 @@ class FlowEngine:
     async def _on_approved(self, card: Card) -> None:
         """The unit's hr gets a record card; the applicant is told."""
         applicant = card.applicant or ""
+        await self._audit.append(card.id, "system", "approved", {})
         routing = await self._directory.get_routing(applicant)
         if routing.unit_hr:
             await self._cards.create(kind="record", title=f"备案：{card.title}",
