@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -49,8 +49,9 @@ class CardService:
     # creating ------------------------------------------------------------------------------
 
     async def create(self, *, kind: str, title: str, holders: Iterable[str],
-                     actions: Iterable[Action] = (), can_act: dict[str, Iterable[str]] | None
-                     = None, mode: str = "any", fields: Iterable[tuple[str, str]] = (),
+                     actions: Iterable[Action] = (),
+                     can_act: Mapping[str, Iterable[str]] | None = None, mode: str = "any",
+                     fields: Iterable[tuple[str, str]] = (),
                      flow: str | None = None, status: str = "pending",
                      deliver_to: Iterable[str] | None = None, applicant: str | None = None,
                      meta: dict[str, Any] | None = None,

@@ -6,12 +6,12 @@ is the applicant, or already approved this request (one person holding two posts
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cards.audit import AuditLog, Verification
-from cards.flows.definition import FlowDefinition, Step
-from cards.models import Action, Card, Input
+from cards.flows.definition import FlowDefinition
+from cards.models import Action, Card
 from cards.rules import timeline_entry
 from cards.service import CardService
 from cards.store import BoxQueries
@@ -19,10 +19,6 @@ from core.directory.models import Role
 from core.directory.service import DirectoryService
 from core.errors import BadRequest, Forbidden, NotFound
 
-APPROVE = Action("approve", "同意", style="primary", inputs=(Input("comment", "comment"),))
-REJECT = Action("reject", "驳回", style="danger", status="rejected",
-                inputs=(Input("comment", "comment", required=True),))
-DECISIONS = ("approve", "reject")
 BOXES = ("todo", "done", "mine")
 
 
@@ -49,20 +45,28 @@ class FlowEngine:
             raise BadRequest(f"flow: one of {', '.join(sorted(self._flows))}")
         clean = flow.parse(form)
         user = await self._directory.get_user(applicant)
-        step = await self._next_step(flow, applicant, clean, done=(), approved_by=set())
-        meta: dict[str, Any] = {"form": clean, "done": [], "step": step.name if step else None}
-        approvers = [step.approver] if step and step.approver else []
+        step = await self._next_step(flow, applicant, clean, done=[], approved_by=set())
+        meta = self._entering(step, {"form": clean, "done": []})
         card = await self._cards.create(
             kind=kind_of(flow.name), title=f"{user.name}的{flow.title}",
-            holders=[applicant, *approvers], actions=(APPROVE, REJECT),
-            can_act={a: DECISIONS for a in approvers}, fields=flow.fields(clean),
-            flow=flow.name, applicant=applicant, meta=meta,
-            status="pending" if approvers else "approved")
+            holders=[applicant, *(step.people if step else ())], actions=flow.actions,
+            can_act=self._open(step), fields=flow.fields(clean), flow=flow.name,
+            applicant=applicant, meta=meta,
+            status="pending" if step else flow.final_status)
         await self._audit.append(card.id, applicant, "submit", {"flow": flow.name,
                                                                 "form": clean})
-        if not approvers:
-            await self._on_approved(card)
+        if step is None:
+            await self._on_complete(flow, card)
         return card
+
+    @staticmethod
+    def _entering(step: _Resolved | None, meta: dict[str, Any]) -> dict[str, Any]:
+        return {**meta, "step": step.name if step else None, "need": step.need if step else 0,
+                "votes": {}}
+
+    @staticmethod
+    def _open(step: _Resolved | None) -> dict[str, tuple[str, ...]]:
+        return {p: step.actions for p in step.people} if step else {}
 
     async def audit(self, user_id: str, instance_id: str) -> Verification:
         """The instance's audit log, verified; for those who hold its card and for admins."""
@@ -87,16 +91,19 @@ class FlowEngine:
     # the rules of every flow card ----------------------------------------------------------
 
     async def _next_step(self, flow: FlowDefinition, applicant: str, form: dict[str, Any],
-                         done: tuple[str, ...] | list[str], approved_by: set[str]
-                         ) -> Step | None:
+                         done: list[str], approved_by: set[str]) -> _Resolved | None:
+        """The first step not done that still has someone to act: its people without the
+        missing, the applicant and those who already approved this request."""
         routing = await self._directory.get_routing(applicant)
-        for step in flow.chain(applicant, routing, form):
+        clerks = (await self._directory.get_tree()).unit_clerks(routing.dept_id)
+        for step in flow.chain(applicant, routing, form, clerks):
             if step.name in done:
                 continue
-            if step.approver is None or step.approver == applicant or \
-                    step.approver in approved_by:
-                continue
-            return step
+            people = tuple(dict.fromkeys(
+                p for p in step.people
+                if p is not None and p != applicant and p not in approved_by))
+            if people:
+                return _Resolved(step.name, people, step.actions, min(step.need, len(people)))
         return None
 
     async def decide(self, card: Card, actor: str, action: Action, inputs: dict[str, Any],
@@ -104,18 +111,25 @@ class FlowEngine:
         entry = {**timeline_entry(card, actor, action, inputs, at),
                  "step": card.meta.get("step")}
         timeline = (*card.timeline, entry)
-        if action.id == "reject":
+        if action.status == "rejected":
             return replace(card, timeline=timeline, can_act={}, status="rejected")
+        votes = {**card.meta.get("votes", {}), actor: action.id}
+        if len(votes) < card.meta.get("need", 1):
+            # A parallel step still waiting for others: the actor is done with it.
+            remaining = {u: a for u, a in card.can_act.items() if u != actor}
+            return replace(card, timeline=timeline, can_act=remaining,
+                           meta={**card.meta, "votes": votes})
         flow = self._flows[card.flow or ""]
         done = [*card.meta.get("done", []), card.meta.get("step")]
         approved_by = {t["actor_id"] for t in timeline if t["decision"] == "approve"}
         step = await self._next_step(flow, card.applicant or "", card.meta["form"], done,
                                      approved_by)
-        meta = {**card.meta, "done": done, "step": step.name if step else None}
-        if step is None or step.approver is None:
-            return replace(card, timeline=timeline, can_act={}, meta=meta, status="approved")
-        return replace(card, timeline=timeline, can_act={step.approver: DECISIONS},
-                       holders=card.holders | {step.approver}, meta=meta)
+        meta = self._entering(step, {**card.meta, "done": done})
+        if step is None:
+            return replace(card, timeline=timeline, can_act={}, meta=meta,
+                           status=flow.final_status)
+        return replace(card, timeline=timeline, can_act=self._open(step),
+                       holders=card.holders | set(step.people), meta=meta)
 
     async def after_act(self, before: Card, after: Card) -> None:
         for entry in after.timeline[len(before.timeline):]:
@@ -123,18 +137,29 @@ class FlowEngine:
                                      {"step": entry["step"], "comment": entry["comment"]})
         for user_id in sorted(after.holders - before.holders):
             await self._cards.deliver(user_id, after)
-        if after.status == "approved" and before.status != "approved":
-            await self._on_approved(after)
+        flow = self._flows[after.flow or ""]
+        if after.status == flow.final_status and before.status != flow.final_status:
+            await self._on_complete(flow, after)
 
-    async def _on_approved(self, card: Card) -> None:
-        """The unit's hr gets a record card; the applicant is told."""
+    async def _on_complete(self, flow: FlowDefinition, card: Card) -> None:
+        """The applicant is told; for flows that want it the unit's hr gets a record card."""
         applicant = card.applicant or ""
-        await self._audit.append(card.id, "system", "approved", {})
+        await self._audit.append(card.id, "system", flow.final_status, {})
         routing = await self._directory.get_routing(applicant)
-        if routing.unit_hr:
+        if flow.record_to_hr and routing.unit_hr:
             await self._cards.create(kind="record", title=f"备案：{card.title}",
                                      holders=[routing.unit_hr], fields=card.fields,
                                      status="recorded", meta={"of": card.id})
-        await self._cards.create(kind="notice", title=f"已批准：{card.title}",
-                                 holders=[applicant], fields=card.fields, status="approved",
-                                 meta={"of": card.id})
+        await self._cards.create(kind="notice", title=f"已办结：{card.title}",
+                                 holders=[applicant], fields=card.fields,
+                                 status=flow.final_status, meta={"of": card.id})
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """A step as it will run: the people who act in it now."""
+
+    name: str
+    people: tuple[str, ...]
+    actions: tuple[str, ...]
+    need: int

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from cards.flows.definition import Step
+from cards.flows.definition import APPROVE, REJECT, Step
+from cards.models import Action
 from core.directory.service import Routing
 from core.errors import BadRequest
 
@@ -38,6 +39,9 @@ def count_days(start: date, end: date, half_day: bool) -> float:
 class LeaveFlow:
     name = "leave"
     title = "请休假"
+    actions: tuple[Action, ...] = (APPROVE, REJECT)
+    final_status = "approved"
+    record_to_hr = True
 
     def parse(self, form: dict[str, Any]) -> dict[str, Any]:
         known = {"leave_type", "start", "end", "half_day", "reason", "days"}
@@ -65,20 +69,21 @@ class LeaveFlow:
         return [("类型", LEAVE_TYPES[form["leave_type"]]), ("开始", form["start"]),
                 ("结束", form["end"]), ("天数", f"{days:g}"), ("事由", form["reason"])]
 
-    def chain(self, applicant: str, routing: Routing, form: dict[str, Any]) -> list[Step]:
+    def chain(self, applicant: str, routing: Routing, form: dict[str, Any],
+              clerks: tuple[str, ...]) -> list[Step]:
         """Up to 1 day the department head; up to 3 then the leader in charge; more then the
         head of the unit. The unit head's own leave goes to the head of the parent unit (at
         the top, nobody approves it: hr records it). When every step of the chain is the
         applicant themselves (a department head's short leave), the next level up decides:
         a request is never approved by nobody but the one who made it."""
         if applicant == routing.unit_head:
-            return [Step("上级单位负责人", routing.parent_unit_head)]
-        levels = [Step("部门负责人", routing.department_head),
-                  Step("分管领导", routing.leader_in_charge),
-                  Step("单位负责人", routing.unit_head)]
+            return [Step.one("上级单位负责人", routing.parent_unit_head)]
+        levels = [Step.one("部门负责人", routing.department_head),
+                  Step.one("分管领导", routing.leader_in_charge),
+                  Step.one("单位负责人", routing.unit_head)]
         days = form["days"]
         wanted = 1 if days <= 1 else 2 if days <= 3 else 3
         steps = levels[:wanted]
-        if all(s.approver in (None, applicant) for s in steps):
-            steps += [s for s in levels[wanted:] if s.approver not in (None, applicant)][:1]
+        if all(s.people[0] in (None, applicant) for s in steps):
+            steps += [s for s in levels[wanted:] if s.people[0] not in (None, applicant)][:1]
         return steps
