@@ -13,8 +13,11 @@ from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from cards.audit import AuditLog
+from cards.flows.circulation import CirculationFlow
 from cards.flows.engine import FlowEngine
 from cards.flows.leave import LeaveFlow
+from cards.flows.supplies import SuppliesFlow
+from cards.flows.trip import TripFlow
 from cards.models import Card
 from cards.service import CardService
 from cards.store import BoxQueries, CardStore
@@ -229,7 +232,8 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
     await boxes.ensure_indexes()
     audit = AuditLog(db, clock)
     await audit.ensure_indexes()
-    flows = FlowEngine(cards, boxes, directory, audit, [LeaveFlow()])
+    flows = FlowEngine(cards, boxes, directory, audit,
+                       [LeaveFlow(), TripFlow(), SuppliesFlow(), CirculationFlow()])
     messages.set_card_views(cards)
 
     async def deliver_card(user_id: str, card: Card) -> None:

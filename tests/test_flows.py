@@ -174,3 +174,70 @@ async def test_parallel_appends_never_fork_the_chain(node) -> None:  # type: ign
     result = await log.verify("parallel")
     assert result.verified and [e["n"] for e in result.entries] == list(range(1, 31))
     assert sorted(e["actor_id"] for e in result.entries) == sorted(f"u{n}" for n in range(30))
+
+
+async def test_a_long_or_out_of_province_trip_needs_the_leader_then_the_clerk_registers_it(
+        connect: Connect) -> None:
+    staff, director, deputy, clerk = [await connect(u) for u in (
+        "staff01", "director", "deputy", "clerk")]
+    trip = {"basis": "省厅通知", "start": "2026-12-01", "end": "2026-12-02",
+            "destination": "杭州", "transport": "train", "out_of_province": True}
+    card_id = (await staff.ok("flow:start", {"flow": "trip", "form": trip}))["card_id"]
+    await decide(director, card_id)
+    await decide(deputy, card_id)
+    arrived = await clerk.wait_for("msg:new", lambda d: (d["message"].get("card") or {}).get(
+        "card_id") == card_id)
+    assert [a["id"] for a in arrived["message"]["card"]["actions"]] == ["register"]
+    done = await decide(clerk, card_id, "register")
+    assert done["status"] == "registered"
+    assert [t["decision"] for t in done["timeline"]] == ["approve", "approve", "register"]
+    short = {**trip, "out_of_province": False}
+    near = (await staff.ok("flow:start", {"flow": "trip", "form": short}))["card_id"]
+    await decide(director, near)
+    assert (await deputy.ok("flow:list", {"box": "todo"}))["counts"]["todo"] == 0
+    assert (await clerk.ok("flow:list", {"box": "todo"}))["items"][0]["card_id"] == near
+
+
+async def test_supplies_are_approved_then_issued(connect: Connect) -> None:
+    staff, head, clerk = [await connect(u) for u in ("staff07", "fin_head", "clerk")]
+    bad = await staff.call("flow:start", {"flow": "supplies", "form": {
+        "items": [{"name": "A4纸", "quantity": 0}]}})
+    assert error_code(bad) == "bad_request" and "form.items.0.quantity" in bad["error"][
+        "message"]
+    card_id = (await staff.ok("flow:start", {"flow": "supplies", "form": {
+        "items": [{"name": "A4纸", "quantity": 5}, {"name": "签字笔", "quantity": 10}]}}))[
+        "card_id"]
+    await decide(head, card_id)
+    issued = await decide(clerk, card_id, "issue")
+    assert issued["status"] == "issued"
+    assert issued["fields"] == [{"label": "物品", "value": "A4纸×5、签字笔×10"}]
+
+
+async def test_circulation_completes_when_its_rule_is_met(connect: Connect) -> None:
+    sender = await connect("clerk")
+    signers = [await connect(u) for u in ("staff01", "staff02", "staff03")]
+
+    async def circulate(rule: Any) -> str:
+        form = {"title": "关于年终总结的通知", "to": ["staff01", "staff02", "staff03"],
+                "rule": rule}
+        return str((await sender.ok("flow:start", {"flow": "circulation", "form": form}))[
+            "card_id"])
+
+    for rule, signatures_needed in (("all", 3), ("any", 1), (2, 2)):
+        card_id = await circulate(rule)
+        for n, signer in enumerate(signers[:signatures_needed], start=1):
+            state = await decide(signer, card_id, "sign", comment=f"已阅{n}")
+            assert state["status"] == ("done" if n == signatures_needed else "pending")
+            assert state["actions"] == []
+        if signatures_needed < 3:
+            late = signers[signatures_needed]
+            card = (await late.ok("card:get", {"card_id": card_id}))["card"]
+            assert card["status"] == "done" and card["actions"] == []
+    unsigned = await circulate("all")
+    reply = await signers[0].call("card:act", {
+        "card_id": unsigned, "action": "sign", "version": 1, "idempotency_key": "x",
+        "inputs": {}})
+    assert error_code(reply) == "bad_request" and "inputs.comment" in reply["error"]["message"]
+    ghost = await sender.call("flow:start", {"flow": "circulation", "form": {
+        "title": "x", "to": ["nobody"], "rule": "all"}})
+    assert error_code(ghost) == "bad_request"

@@ -46,6 +46,11 @@ class FlowEngine:
         clean = flow.parse(form)
         user = await self._directory.get_user(applicant)
         step = await self._next_step(flow, applicant, clean, done=[], approved_by=set())
+        if step is not None:
+            found = await self._directory.get_users(list(step.people))
+            for person in step.people:
+                if person not in found or found[person].disabled:
+                    raise BadRequest(f"form: {person} is not someone who can act")
         meta = self._entering(step, {"form": clean, "done": []})
         card = await self._cards.create(
             kind=kind_of(flow.name), title=f"{user.name}的{flow.title}",

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from cards.flows.definition import APPROVE, REJECT, Step
+from cards.flows.forms import a_date, a_flag, a_text, inclusive_days, only_fields
 from cards.models import Action
 from core.directory.service import Routing
 from core.errors import BadRequest
@@ -14,21 +15,9 @@ LEAVE_TYPES = {"annual": "年休假", "personal": "事假", "sick": "病假", "m
                "maternity": "产假"}
 
 
-def _date(form: dict[str, Any], name: str) -> date:
-    value = form.get(name)
-    if not isinstance(value, str):
-        raise BadRequest(f"form.{name}: a date YYYY-MM-DD is required")
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise BadRequest(f"form.{name}: {value!r} is not a date YYYY-MM-DD") from exc
-
-
 def count_days(start: date, end: date, half_day: bool) -> float:
     """Calendar days from start to end inclusive; a half day is a single day's half."""
-    if end < start:
-        raise BadRequest("form.end: before start")
-    days = float((end - start).days + 1)
+    days = float(inclusive_days(start, end))
     if half_day:
         if days != 1:
             raise BadRequest("form.half_day: only for a leave of one day")
@@ -44,25 +33,19 @@ class LeaveFlow:
     record_to_hr = True
 
     def parse(self, form: dict[str, Any]) -> dict[str, Any]:
-        known = {"leave_type", "start", "end", "half_day", "reason", "days"}
-        for name in form:
-            if name not in known:
-                raise BadRequest(f"form.{name}: not a field of a leave request")
+        only_fields(form, {"leave_type", "start", "end", "half_day", "reason", "days"},
+                    "a leave request")
         leave_type = form.get("leave_type")
         if leave_type not in LEAVE_TYPES:
             raise BadRequest(f"form.leave_type: one of {', '.join(LEAVE_TYPES)}")
-        half_day = form.get("half_day", False)
-        if not isinstance(half_day, bool):
-            raise BadRequest("form.half_day: true or false")
-        start, end = _date(form, "start"), _date(form, "end")
+        half_day = a_flag(form, "half_day")
+        start, end = a_date(form, "start"), a_date(form, "end")
         days = count_days(start, end, half_day)
         if "days" in form and form["days"] != days:
             raise BadRequest(f"form.days: {form['days']!r} disagrees with the dates ({days})")
-        reason = form.get("reason")
-        if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
-            raise BadRequest("form.reason: the reason is required (at most 500 characters)")
+        reason = a_text(form, "reason")
         return {"leave_type": leave_type, "start": start.isoformat(), "end": end.isoformat(),
-                "half_day": half_day, "days": days, "reason": reason.strip()}
+                "half_day": half_day, "days": days, "reason": reason}
 
     def fields(self, form: dict[str, Any]) -> list[tuple[str, str]]:
         days = form["days"]
