@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from cards.audit import AuditLog
 from cards.flows.circulation import CirculationFlow
+from cards.flows.delegation import Delegations
 from cards.flows.engine import FlowEngine
 from cards.flows.leave import LeaveFlow
 from cards.flows.supplies import SuppliesFlow
@@ -232,7 +233,8 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
     await boxes.ensure_indexes()
     audit = AuditLog(db, clock)
     await audit.ensure_indexes()
-    flows = FlowEngine(cards, boxes, directory, audit,
+    delegations = Delegations(db, clock)
+    flows = FlowEngine(cards, boxes, directory, audit, delegations,
                        [LeaveFlow(), TripFlow(), SuppliesFlow(), CirculationFlow()])
     messages.set_card_views(cards)
 
@@ -254,7 +256,7 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
     gateway = SocketGateway(sio, auth, presence, metrics, clock, config.token_expiry_warning)
     bus.subscribe(gateway.deliver)
     ChatEvents(conversations, messages, feed, policy).register(gateway)
-    CardEvents(cards, flows).register(gateway)
+    CardEvents(cards, flows, delegations).register(gateway)
 
     app = web.Application(middlewares=[http_metrics_middleware(metrics), error_middleware],
                           client_max_size=MAX_BODY_BYTES)

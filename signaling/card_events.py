@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from cards.flows.delegation import Delegations
 from cards.flows.engine import FlowEngine
 from cards.service import CardService
-from signaling.card_schemas import CardAct, CardRef, FlowList, FlowStart
+from signaling.card_schemas import CardAct, CardRef, Delegate, FlowList, FlowStart
 from signaling.gateway import SocketGateway, SocketState
 
 
 class CardEvents:
-    def __init__(self, cards: CardService, flows: FlowEngine) -> None:
+    def __init__(self, cards: CardService, flows: FlowEngine,
+                 delegations: Delegations) -> None:
         self._cards = cards
         self._flows = flows
+        self._delegations = delegations
 
     def register(self, gateway: SocketGateway) -> None:
         gateway.route("card:get", CardRef, self.card_get)
         gateway.route("card:act", CardAct, self.card_act)
         gateway.route("flow:start", FlowStart, self.flow_start)
         gateway.route("flow:list", FlowList, self.flow_list)
+        gateway.route("flow:delegate", Delegate, self.flow_delegate)
 
     async def card_get(self, state: SocketState, payload: CardRef) -> dict[str, Any]:
         return {"card": await self._cards.get(state.user_id, payload.card_id)}
@@ -35,3 +39,8 @@ class CardEvents:
 
     async def flow_list(self, state: SocketState, payload: FlowList) -> dict[str, Any]:
         return await self._flows.list_box(state.user_id, payload.box, payload.limit)
+
+    async def flow_delegate(self, state: SocketState, payload: Delegate) -> dict[str, Any]:
+        if payload.to is not None:
+            await self._flows.require_person(payload.to)
+        return await self._delegations.set(state.user_id, payload.to, payload.until)

@@ -26,6 +26,12 @@ class FlowList(BaseModel):
     limit: int = Field(default=50, ge=1, le=200)
 
 
+class Delegate(BaseModel):
+    model_config = Strict
+    to: str | None = Field(max_length=200)
+    until: str | None = Field(default=None, max_length=40)
+
+
 class CardAct(BaseModel):
     model_config = Strict
     card_id: str = Field(min_length=1, max_length=200)

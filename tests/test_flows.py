@@ -241,3 +241,21 @@ async def test_circulation_completes_when_its_rule_is_met(connect: Connect) -> N
     ghost = await sender.call("flow:start", {"flow": "circulation", "form": {
         "title": "x", "to": ["nobody"], "rule": "all"}})
     assert error_code(ghost) == "bad_request"
+
+
+async def test_an_acting_substitute_takes_the_steps_while_the_delegation_lasts(
+        connect: Connect) -> None:
+    staff, director, acting = [await connect(u) for u in ("staff03", "director", "staff01")]
+    assert (await director.ok("flow:delegate", {"to": "staff01"}))["substitute"] == "staff01"
+    card_id = (await staff.ok("flow:start", leave(1)))["card_id"]
+    assert (await director.ok("flow:list", {"box": "todo"}))["counts"]["todo"] == 0
+    done = await decide(acting, card_id)
+    assert done["status"] == "approved" and done["timeline"][0]["actor_id"] == "staff01"
+    await director.ok("flow:delegate", {"to": "staff01", "until": "2020-01-01T00:00:00Z"})
+    expired = (await staff.ok("flow:start", leave(1)))["card_id"]
+    assert (await director.ok("flow:list", {"box": "todo"}))["items"][0]["card_id"] == expired
+    await director.ok("flow:delegate", {"to": None})
+    for payload, field in [({"to": "director"}, "to"), ({"to": "ghost"}, "to"),
+                           ({"to": "staff01", "until": "soon"}, "until")]:
+        reply = await director.call("flow:delegate", payload)
+        assert error_code(reply) == "bad_request" and field in reply["error"]["message"]

@@ -11,6 +11,7 @@ from typing import Any
 
 from cards.audit import AuditLog, Verification
 from cards.flows.definition import FlowDefinition
+from cards.flows.delegation import Delegations
 from cards.models import Action, Card
 from cards.rules import timeline_entry
 from cards.service import CardService
@@ -28,8 +29,10 @@ def kind_of(flow: str) -> str:
 
 class FlowEngine:
     def __init__(self, cards: CardService, boxes: BoxQueries, directory: DirectoryService,
-                 audit: AuditLog, definitions: list[FlowDefinition]) -> None:
+                 audit: AuditLog, delegations: Delegations,
+                 definitions: list[FlowDefinition]) -> None:
         self._cards = cards
+        self._delegations = delegations
         self._audit = audit
         self._boxes = boxes
         self._directory = directory
@@ -47,10 +50,8 @@ class FlowEngine:
         user = await self._directory.get_user(applicant)
         step = await self._next_step(flow, applicant, clean, done=[], approved_by=set())
         if step is not None:
-            found = await self._directory.get_users(list(step.people))
             for person in step.people:
-                if person not in found or found[person].disabled:
-                    raise BadRequest(f"form: {person} is not someone who can act")
+                await self.require_person(person, "form")
         meta = self._entering(step, {"form": clean, "done": []})
         card = await self._cards.create(
             kind=kind_of(flow.name), title=f"{user.name}的{flow.title}",
@@ -63,6 +64,11 @@ class FlowEngine:
         if step is None:
             await self._on_complete(flow, card)
         return card
+
+    async def require_person(self, user_id: str, field: str = "to") -> None:
+        found = await self._directory.get_users([user_id])
+        if user_id not in found or found[user_id].disabled:
+            raise BadRequest(f"{field}: {user_id} is not someone who can act")
 
     @staticmethod
     def _entering(step: _Resolved | None, meta: dict[str, Any]) -> dict[str, Any]:
@@ -104,9 +110,11 @@ class FlowEngine:
         for step in flow.chain(applicant, routing, form, clerks):
             if step.name in done:
                 continue
+            named = [p for p in step.people if p is not None]
+            acting = await self._delegations.substitutes(named)
             people = tuple(dict.fromkeys(
-                p for p in step.people
-                if p is not None and p != applicant and p not in approved_by))
+                p for p in (acting.get(n, n) for n in named)
+                if p != applicant and p not in approved_by))
             if people:
                 return _Resolved(step.name, people, step.actions, min(step.need, len(people)))
         return None
