@@ -49,6 +49,9 @@ class FakeClock:
         return self._now.timestamp()
 
     async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)  # due already: only let others run, as a real sleep does
+            return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         deadline = self._now + timedelta(seconds=max(0.0, seconds))
         heapq.heappush(self._sleepers, (deadline, next(self._order), future))

@@ -29,13 +29,17 @@ async def cancel_and_wait(task: asyncio.Task[None] | None) -> None:
 async def run_every(clock: Clock, seconds: float, step: Callable[[], Awaitable[None]],
                     what: str) -> None:
     """Call `step` every `seconds` of `clock` until cancelled; a failed step is logged and the
-    next one runs as usual."""
+    next one runs as usual. The cadence is kept from the schedule, not from when a step
+    ended: when the clock has moved past the next time (a long step, a stalled loop, a test's
+    clock jumping while a step runs) the next step runs at once, then the cadence resumes."""
+    due = clock.time() + seconds
     while True:
-        await clock.sleep(seconds)
+        await clock.sleep(due - clock.time())
         try:
             await step()
         except Exception:
             log.exception("%s failed", what)
+        due = max(due + seconds, clock.time())
 
 
 class Periodic:

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from cards.audit import AuditLog
 from cards.flows.circulation import CirculationFlow
+from cards.flows.deadlines import Deadlines
 from cards.flows.delegation import Delegations
 from cards.flows.engine import FlowEngine
 from cards.flows.leave import LeaveFlow
@@ -83,6 +84,7 @@ class Services:
     receipts: ReceiptBatcher
     urgent: UrgentNotices
     cards: CardService
+    deadlines: Deadlines
 
 
 @dataclass
@@ -131,6 +133,8 @@ class Node:
             await self.services.urgent.stop()
         with contextlib.suppress(Exception):
             await self.services.receipts.stop()
+        with contextlib.suppress(Exception):
+            await self.services.deadlines.stop()
         if self.runner is not None:
             await self.runner.cleanup()
         with contextlib.suppress(Exception):
@@ -234,7 +238,8 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
     audit = AuditLog(db, clock)
     await audit.ensure_indexes()
     delegations = Delegations(db, clock)
-    flows = FlowEngine(cards, boxes, directory, audit, delegations,
+    deadlines = Deadlines(db, clock)
+    flows = FlowEngine(cards, boxes, directory, audit, delegations, deadlines,
                        [LeaveFlow(), TripFlow(), SuppliesFlow(), CirculationFlow()])
     messages.set_card_views(cards)
 
@@ -243,7 +248,7 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
 
     cards.set_delivery(deliver_card)
     services = Services(bus, directory, auth, presence, conversations, messages, feed, files,
-                        receipts, urgent, cards)
+                        receipts, urgent, cards, deadlines)
 
     direct = DirectSockets()
     manager = RedisFanout(redis_url, channel=keys("socketio"))
@@ -279,6 +284,7 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
     await presence.start()
     receipts.start()
     urgent.start(message_store.get_many, conversations.is_member)
+    deadlines.start(flows.on_deadline)
     gateway.start()
     return Node(config, clock, redis, mongo, db, services, gateway, manager, metrics, app,
                 children)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from typing import Any
 
+from cards.flows.deadlines import Deadlines
 from core.directory.service import DirectoryService
 from tests.chat_helpers import error_code
 from tests.conftest import SHARED, Api, Client, Connect
@@ -259,3 +261,57 @@ async def test_an_acting_substitute_takes_the_steps_while_the_delegation_lasts(
                            ({"to": "staff01", "until": "soon"}, "until")]:
         reply = await director.call("flow:delegate", payload)
         assert error_code(reply) == "bad_request" and field in reply["error"]["message"]
+
+
+async def test_a_step_reminds_before_its_deadline_and_escalates_after_it(
+        start_node, connect: Connect, fake_clock, http) -> None:  # type: ignore[no-untyped-def]
+    node = await start_node(clock=fake_clock, access_token_ttl=30 * 86400.0)
+    staff, director, deputy = [await connect(u, on=node) for u in ("staff03", "director",
+                                                                   "deputy")]
+
+    def titled(prefix: str) -> Any:
+        return lambda d: d["message"]["type"] == "card" and \
+            d["message"]["card"]["title"].startswith(prefix)
+
+    card_id = (await staff.ok("flow:start", leave(1)))["card_id"]
+    await fake_clock.advance(21 * 3600)
+    await fake_clock.advance(6)
+    await staff.ok("ping")
+    assert not [d for d in director.received("msg:new") if titled("催办")(d)]
+    await fake_clock.advance(3600)  # two hours before the 24-hour deadline
+    await fake_clock.advance(6)
+    await director.wait_for("msg:new", titled("催办"))
+    assert not [d for d in deputy.received("msg:new") if titled("逾期")(d)]
+    await fake_clock.advance(2 * 3600)
+    await fake_clock.advance(6)
+    overdue = await deputy.wait_for("msg:new", titled("逾期"))
+    assert "未办理" in overdue["message"]["card"]["title"]
+    assert len([d for d in director.received("msg:new") if titled("催办")(d)]) == 1
+    assert (await decide(director, card_id))["status"] == "approved"
+    api = Api(node.url, http)
+    status, body = await api.call("GET", f"/api/v1/flows/{card_id}/audit",
+                                  token=await api.token("staff03"))
+    assert status == 200, body
+    assert [e["event"] for e in body["entries"]] == ["submit", "escalated", "approve",
+                                                     "approved"]
+
+
+async def test_two_nodes_checking_one_due_step_send_each_notice_once(
+        start_node, fake_clock) -> None:  # type: ignore[no-untyped-def]
+    node = await start_node(clock=fake_clock)
+    sent: list[tuple[str, str]] = []
+
+    async def notice(entry: dict[str, Any], kind: str) -> None:
+        sent.append((entry["_id"], kind))
+
+    # A database of their own, so that the node's own checker cannot take the entry first.
+    db = node.mongo[f"{node.db.name}_deadline_race"]
+    nodes = [Deadlines(db, fake_clock, check_every=3600.0) for _ in range(2)]
+    for deadlines in nodes:
+        deadlines.start(notice)
+    await nodes[0].set("race-card", "s1", ["director"], hours=1.0)
+    await fake_clock.advance(3601)
+    await asyncio.gather(*(d.check() for d in nodes), *(d.check() for d in nodes))
+    for deadlines in nodes:
+        await deadlines.stop()
+    assert sorted(sent) == [("race-card", "escalate"), ("race-card", "remind")]

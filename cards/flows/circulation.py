@@ -19,6 +19,7 @@ class CirculationFlow:
     title = "公文流转"
     actions: tuple[Action, ...] = (SIGN,)
     final_status = "done"
+    step_hours = 72.0
     record_to_hr = False
 
     def parse(self, form: dict[str, Any]) -> dict[str, Any]:

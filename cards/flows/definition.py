@@ -40,6 +40,8 @@ class FlowDefinition(Protocol):
     # The status once every step is done; whether the unit's hr gets a record card then.
     final_status: str
     record_to_hr: bool
+    # Hours each step may take before those acting are reminded and then escalated.
+    step_hours: float
 
     def parse(self, form: dict[str, Any]) -> dict[str, Any]:
         """The validated form; `BadRequest` naming the field otherwise."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cards.audit import AuditLog, Verification
+from cards.flows.deadlines import Deadlines
 from cards.flows.definition import FlowDefinition
 from cards.flows.delegation import Delegations
 from cards.models import Action, Card
@@ -29,9 +30,10 @@ def kind_of(flow: str) -> str:
 
 class FlowEngine:
     def __init__(self, cards: CardService, boxes: BoxQueries, directory: DirectoryService,
-                 audit: AuditLog, delegations: Delegations,
+                 audit: AuditLog, delegations: Delegations, deadlines: Deadlines,
                  definitions: list[FlowDefinition]) -> None:
         self._cards = cards
+        self._deadlines = deadlines
         self._delegations = delegations
         self._audit = audit
         self._boxes = boxes
@@ -61,6 +63,7 @@ class FlowEngine:
             status="pending" if step else flow.final_status)
         await self._audit.append(card.id, applicant, "submit", {"flow": flow.name,
                                                                 "form": clean})
+        await self._schedule(flow, None, card)
         if step is None:
             await self._on_complete(flow, card)
         return card
@@ -151,8 +154,49 @@ class FlowEngine:
         for user_id in sorted(after.holders - before.holders):
             await self._cards.deliver(user_id, after)
         flow = self._flows[after.flow or ""]
+        await self._schedule(flow, before, after)
         if after.status == flow.final_status and before.status != flow.final_status:
             await self._on_complete(flow, after)
+
+    async def _schedule(self, flow: FlowDefinition, before: Card | None, after: Card) -> None:
+        """A new step gets its deadline; a finished flow has none."""
+        step = after.meta.get("step")
+        if after.status != "pending" or step is None:
+            await self._deadlines.clear(after.id)
+        elif before is None or before.meta.get("step") != step:
+            await self._deadlines.set(after.id, step, sorted(after.can_act), flow.step_hours)
+
+    async def on_deadline(self, entry: dict[str, Any], kind: str) -> None:
+        """Remind those who must act; after the deadline tell each one's superior."""
+        card = await self._cards.stored(entry["_id"])
+        if card is None or card.status != "pending" or card.meta.get("step") != entry["step"]:
+            return
+        actors = sorted(card.can_act)
+        if kind == "remind":
+            for actor in actors:
+                await self._cards.create(kind="notice", title=f"催办：{card.title}",
+                                         holders=[actor], fields=card.fields,
+                                         status="reminder", meta={"of": card.id})
+            return
+        for actor in actors:
+            superior = await self._superior(actor)
+            if superior is None:
+                continue
+            user = await self._directory.get_user(actor)
+            title = f"逾期：{card.title}（{user.name}未办理）"
+            await self._cards.create(kind="notice", title=title,
+                                     holders=[superior], fields=card.fields,
+                                     status="overdue", meta={"of": card.id, "actor": actor})
+            await self._audit.append(card.id, "system", "escalated",
+                                     {"actor": actor, "to": superior, "step": entry["step"]})
+
+    async def _superior(self, user_id: str) -> str | None:
+        routing = await self._directory.get_routing(user_id)
+        for candidate in (routing.department_head, routing.leader_in_charge,
+                          routing.unit_head, routing.parent_unit_head):
+            if candidate is not None and candidate != user_id:
+                return candidate
+        return None
 
     async def _on_complete(self, flow: FlowDefinition, card: Card) -> None:
         """The applicant is told; for flows that want it the unit's hr gets a record card."""

@@ -30,6 +30,7 @@ class LeaveFlow:
     title = "请休假"
     actions: tuple[Action, ...] = (APPROVE, REJECT)
     final_status = "approved"
+    step_hours = 24.0
     record_to_hr = True
 
     def parse(self, form: dict[str, Any]) -> dict[str, Any]:

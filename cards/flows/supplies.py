@@ -18,6 +18,7 @@ class SuppliesFlow:
     title = "办公用品申领"
     actions: tuple[Action, ...] = (APPROVE, REJECT, ISSUE)
     final_status = "issued"
+    step_hours = 48.0
     record_to_hr = False
 
     def parse(self, form: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ class TripFlow:
     title = "出差审批"
     actions: tuple[Action, ...] = (APPROVE, REJECT, REGISTER)
     final_status = "registered"
+    step_hours = 24.0
     record_to_hr = False
 
     def parse(self, form: dict[str, Any]) -> dict[str, Any]:
