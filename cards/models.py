@@ -2,10 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from core.masking import mask
 from core.mongo import Document
+
+# Seals a sensitive value for storage, and opens it again.
+Seal = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Field:
+    """A labelled value on a card. A sensitive one ("id_card", "phone") is stored encrypted
+    and shown masked (脱敏) to viewers the card does not clear to see it."""
+
+    label: str
+    value: str
+    sensitive: str | None = None
+
+    def to_wire(self, cleared: bool) -> dict[str, Any]:
+        if self.sensitive is None:
+            return {"label": self.label, "value": self.value}
+        if cleared:
+            return {"label": self.label, "value": self.value, "sensitive": self.sensitive}
+        return {"label": self.label, "value": mask(self.sensitive, self.value),
+                "sensitive": self.sensitive, "masked": True}
+
+    def to_doc(self, seal: Seal) -> Document:
+        if self.sensitive is None:
+            return {"label": self.label, "value": self.value}
+        return {"label": self.label, "sensitive": self.sensitive, "sealed": seal(self.value)}
+
+    @classmethod
+    def from_doc(cls, doc: Document, unseal: Seal) -> Field:
+        if doc.get("sensitive") is None:
+            return cls(doc["label"], doc["value"])
+        return cls(doc["label"], unseal(doc["sealed"]), doc["sensitive"])
+
+
+def as_fields(fields: Iterable[Field | tuple[str, str]]) -> tuple[Field, ...]:
+    return tuple(f if isinstance(f, Field) else Field(*f) for f in fields)
 
 
 @dataclass(frozen=True)
@@ -65,7 +103,7 @@ class Card:
     actions: tuple[Action, ...] = ()
     can_act: dict[str, tuple[str, ...]] = field(default_factory=dict)
     mode: str = "any"
-    fields: tuple[tuple[str, str], ...] = ()
+    fields: tuple[Field, ...] = ()
     timeline: tuple[dict[str, Any], ...] = ()
     flow: str | None = None
     created_at: str = ""
@@ -73,6 +111,10 @@ class Card:
     applicant: str | None = None
     # What the rules of its kind keep between acts (a flow's form and finished steps).
     meta: dict[str, Any] = field(default_factory=dict)
+    # Who may see its sensitive fields unmasked; None: every holder.
+    cleared: frozenset[str] | None = None
+    # Files on the card ({"id", "name", "size", "content_type"}): its holders may download.
+    attachments: tuple[dict[str, Any], ...] = ()
 
     def action(self, action_id: str) -> Action | None:
         return next((a for a in self.actions if a.id == action_id), None)
@@ -83,11 +125,16 @@ class Card:
     def with_holders(self, *user_ids: str) -> Card:
         return replace(self, holders=self.holders | set(user_ids))
 
-    def to_doc(self) -> Document:
+    def sees_sensitive(self, viewer: str) -> bool:
+        return self.cleared is None or viewer in self.cleared
+
+    def to_doc(self, seal: Seal) -> Document:
         return {"_id": self.id, "kind": self.kind, "title": self.title, "status": self.status,
                 "holders": sorted(self.holders), "actions": [a.to_doc() for a in self.actions],
                 "can_act": {u: list(a) for u, a in self.can_act.items()}, "mode": self.mode,
-                "fields": [{"label": label, "value": value} for label, value in self.fields],
+                "fields": [f.to_doc(seal) for f in self.fields],
+                "cleared": None if self.cleared is None else sorted(self.cleared),
+                "attachments": list(self.attachments),
                 "timeline": list(self.timeline), "flow": self.flow,
                 "created_at": self.created_at, "version": self.version,
                 "applicant": self.applicant, "meta": self.meta,
@@ -96,13 +143,15 @@ class Card:
                 "acted_ids": sorted({t["actor_id"] for t in self.timeline})}
 
     @classmethod
-    def from_doc(cls, doc: Document) -> Card:
+    def from_doc(cls, doc: Document, unseal: Seal) -> Card:
         return cls(id=doc["_id"], kind=doc["kind"], title=doc["title"], status=doc["status"],
                    holders=frozenset(doc.get("holders") or ()),
                    actions=tuple(Action.from_doc(a) for a in doc.get("actions") or ()),
                    can_act={u: tuple(a) for u, a in (doc.get("can_act") or {}).items()},
                    mode=doc.get("mode", "any"),
-                   fields=tuple((f["label"], f["value"]) for f in doc.get("fields") or ()),
+                   fields=tuple(Field.from_doc(f, unseal) for f in doc.get("fields") or ()),
+                   cleared=None if doc.get("cleared") is None else frozenset(doc["cleared"]),
+                   attachments=tuple(doc.get("attachments") or ()),
                    timeline=tuple(doc.get("timeline") or ()), flow=doc.get("flow"),
                    created_at=doc.get("created_at", ""), version=int(doc["version"]),
                    applicant=doc.get("applicant"), meta=dict(doc.get("meta") or {}))
@@ -110,16 +159,19 @@ class Card:
     def view(self, viewer: str) -> dict[str, Any]:
         """The card as `viewer` sees it: the actions open to them now, nothing else."""
         open_now = set(self.open_to(viewer))
+        cleared = self.sees_sensitive(viewer)
         return {"card_id": self.id, "version": self.version, "flow": self.flow,
                 "title": self.title, "status": self.status,
-                "fields": [{"label": label, "value": value} for label, value in self.fields],
+                "fields": [f.to_wire(cleared) for f in self.fields],
+                "attachments": list(self.attachments),
                 "timeline": list(self.timeline),
                 "actions": [a.to_wire() for a in self.actions if a.id in open_now]}
 
-    def viewer_kinds(self, viewers: frozenset[str] | set[str]) -> dict[tuple[str, ...],
-                                                                       set[str]]:
-        """Viewers grouped by what they see: one rendering serves each group."""
-        groups: dict[tuple[str, ...], set[str]] = {}
+    def viewer_kinds(self, viewers: frozenset[str] | set[str]) -> list[set[str]]:
+        """Viewers grouped by what they see (their open actions, and whether sensitive
+        fields are masked for them): one rendering serves each group."""
+        groups: dict[tuple[tuple[str, ...], bool], set[str]] = {}
         for viewer in viewers:
-            groups.setdefault(tuple(sorted(self.open_to(viewer))), set()).add(viewer)
-        return groups
+            kind = (tuple(sorted(self.open_to(viewer))), self.sees_sensitive(viewer))
+            groups.setdefault(kind, set()).add(viewer)
+        return list(groups.values())

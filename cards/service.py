@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from cards.models import Action, Card
+from cards.models import Action, Card, Field, as_fields
 from cards.rules import CardRules, SimpleRules
 from cards.store import CardStore
 from chat.changes import Notifier
@@ -51,19 +51,24 @@ class CardService:
     async def create(self, *, kind: str, title: str, holders: Iterable[str],
                      actions: Iterable[Action] = (),
                      can_act: Mapping[str, Iterable[str]] | None = None, mode: str = "any",
-                     fields: Iterable[tuple[str, str]] = (),
+                     fields: Iterable[Field | tuple[str, str]] = (),
                      flow: str | None = None, status: str = "pending",
                      deliver_to: Iterable[str] | None = None, applicant: str | None = None,
                      meta: dict[str, Any] | None = None,
-                     timeline: Iterable[dict[str, Any]] = ()) -> Card:
+                     timeline: Iterable[dict[str, Any]] = (),
+                     cleared: Iterable[str] | None = None,
+                     attachments: Iterable[dict[str, Any]] = ()) -> Card:
         """Store a card and deliver it to `deliver_to` (default: every holder) as a chat
-        message in their work notifications."""
+        message in their work notifications. `cleared` names who may see its sensitive
+        fields unmasked (default: every holder)."""
         open_now = {u: tuple(a) for u, a in (can_act or {}).items()}
         card = Card(id=uuid.uuid4().hex, kind=kind, title=title, status=status,
                     holders=frozenset(holders) | set(open_now), actions=tuple(actions),
-                    can_act=open_now, mode=mode, fields=tuple(fields), flow=flow,
+                    can_act=open_now, mode=mode, fields=as_fields(fields), flow=flow,
                     created_at=iso(self._clock.now()), applicant=applicant,
-                    meta=dict(meta or {}), timeline=tuple(timeline))
+                    meta=dict(meta or {}), timeline=tuple(timeline),
+                    cleared=None if cleared is None else frozenset(cleared),
+                    attachments=tuple(attachments))
         await self._store.insert(card)
         for user_id in sorted(card.holders if deliver_to is None else set(deliver_to)):
             await self.deliver(user_id, card)
@@ -87,6 +92,10 @@ class CardService:
     async def stored(self, card_id: str) -> Card | None:
         return await self._store.get(card_id)
 
+    async def holds_any(self, user_id: str, card_ids: list[str]) -> bool:
+        cards = await self._store.get_many(card_ids)
+        return any(user_id in card.holders for card in cards.values())
+
     async def views(self, viewer: str, card_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Each card as `viewer` sees it now (for every chat read path)."""
         cards = await self._store.get_many(sorted(set(card_ids)))
@@ -99,7 +108,7 @@ class CardService:
         if card is None:
             return []
         return [(card.view(next(iter(group))), group)
-                for group in card.viewer_kinds(viewers).values()]
+                for group in card.viewer_kinds(viewers)]
 
     # acting --------------------------------------------------------------------------------
 
@@ -171,7 +180,7 @@ class CardService:
     async def publish(self, card: Card) -> None:
         """`card:update` to every holder, each kind of viewer with its own rendering; it is
         also in their change feeds."""
-        for group in card.viewer_kinds(card.holders).values():
+        for group in card.viewer_kinds(card.holders):
             view = card.view(next(iter(group)))
             await self._notifier.durable(group, "card:update",
                                          {"card_id": card.id, "version": card.version,

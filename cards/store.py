@@ -9,29 +9,40 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from cards.models import Card
+from core.crypto import FieldCipher
 from core.mongo import Database, Document
 
 
 class CardStore:
-    def __init__(self, db: Database) -> None:
+    """Sensitive fields are sealed on the way in and opened on the way out: only the
+    documents in MongoDB ever hold them encrypted."""
+
+    def __init__(self, db: Database, cipher: FieldCipher) -> None:
         self._cards = db["cards"]
         self._acts = db["card_acts"]
+        self._cipher = cipher
+
+    def to_doc(self, card: Card) -> Document:
+        return card.to_doc(self._cipher.seal)
+
+    def from_doc(self, doc: Document) -> Card:
+        return Card.from_doc(doc, self._cipher.open)
 
     async def insert(self, card: Card) -> None:
-        await self._cards.insert_one(card.to_doc())
+        await self._cards.insert_one(self.to_doc(card))
 
     async def get(self, card_id: str) -> Card | None:
         doc = await self._cards.find_one({"_id": card_id})
-        return Card.from_doc(doc) if doc else None
+        return self.from_doc(doc) if doc else None
 
     async def get_many(self, card_ids: list[str]) -> dict[str, Card]:
         if not card_ids:
             return {}
         cursor = self._cards.find({"_id": {"$in": card_ids}})
-        return {doc["_id"]: Card.from_doc(doc) async for doc in cursor}
+        return {doc["_id"]: self.from_doc(doc) async for doc in cursor}
 
     async def replace_if_version(self, before: Card, after: Card) -> bool:
-        doc = after.to_doc()
+        doc = self.to_doc(after)
         doc.pop("_id")
         updated = await self._cards.find_one_and_update(
             {"_id": before.id, "version": before.version}, {"$set": doc},
@@ -68,8 +79,9 @@ class CardStore:
 class BoxQueries:
     """The todo, done and mine boxes of flow cards, from the card documents' id arrays."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, store: CardStore) -> None:
         self._cards = db["cards"]
+        self._store = store
 
     async def ensure_indexes(self) -> None:
         await self._cards.create_index("applicant")
@@ -86,7 +98,7 @@ class BoxQueries:
 
     async def cards_in(self, box: str, user_id: str, limit: int) -> list[Card]:
         cursor = self._cards.find(self._query(box, user_id)).sort("created_at", -1).limit(limit)
-        return [Card.from_doc(doc) async for doc in cursor]
+        return [self._store.from_doc(doc) async for doc in cursor]
 
     async def count(self, box: str, user_id: str) -> int:
         return await self._cards.count_documents(self._query(box, user_id))

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.crypto import parse_key
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -29,6 +31,7 @@ class Config:
     redis_prefix: str = "xt:"
     node_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     secret_key: str | None = None
+    field_key: str | None = None
     org_tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     demo: bool = True
     log_level: str = "INFO"
@@ -113,6 +116,11 @@ def _bool(raw: str) -> bool:
     raise ValueError(raw)
 
 
+def _field_key(raw: str) -> str:
+    parse_key(raw)
+    return raw.strip()
+
+
 def _port(raw: str) -> int:
     value = int(raw)
     if not 0 <= value <= 65535:
@@ -161,6 +169,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     take("REDIS_PREFIX", "redis_prefix", str, "a key prefix")
     take("NODE_ID", "node_id", str, "a node id")
     take("SECRET_KEY", "secret_key", str, "a secret")
+    take("FIELD_KEY", "field_key", _field_key, "32 bytes in base64 (openssl rand -base64 32)")
     take("ORG_TZ", "org_tz", ZoneInfo, "an IANA time zone such as Asia/Shanghai")
     take("DEMO", "demo", _bool, "a boolean (true/false)")
     take("LOG_LEVEL", "log_level", _log_level, f"one of {', '.join(LOG_LEVELS)}")

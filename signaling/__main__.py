@@ -12,6 +12,7 @@ import time
 import uvloop
 
 from core.config import ConfigError, load_config
+from core.masking import mask_logs
 from core.process import raise_open_files_limit
 from signaling.app import build_node
 
@@ -53,6 +54,7 @@ async def run() -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    mask_logs(logging.getLogger().handlers)
     try:
         uvloop.run(run())
     except ConfigError as exc:

@@ -17,7 +17,11 @@ from cards.flows.circulation import CirculationFlow
 from cards.flows.deadlines import Deadlines
 from cards.flows.delegation import Delegations
 from cards.flows.engine import FlowEngine
+from cards.flows.follows import FollowLinks
+from cards.flows.incoming_doc import IncomingDocFlow
 from cards.flows.leave import LeaveFlow
+from cards.flows.leave_return import LeaveReturnFlow
+from cards.flows.room_booking import RoomBookingFlow
 from cards.flows.supplies import SuppliesFlow
 from cards.flows.trip import TripFlow
 from cards.models import Card
@@ -40,7 +44,8 @@ from core.auth.service import AuthPolicy, AuthService
 from core.auth.tokens import TokenCodec
 from core.bus import EventBus
 from core.clock import Clock, SystemClock
-from core.config import Config
+from core.config import Config, ConfigError
+from core.crypto import FieldCipher, cipher_for
 from core.directory.demo import demo_directory
 from core.directory.importer import DirectoryImporter
 from core.directory.service import DirectoryService
@@ -168,11 +173,15 @@ async def start_children(config: Config) -> tuple[str, str, list[ChildService]]:
 
 async def build_node(config: Config, clock: Clock | None = None) -> Node:
     clock = clock or SystemClock()
+    try:
+        cipher = cipher_for(config.field_key, config.mongo_url is not None, config.data_dir)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     redis_url, mongo_url, children = await start_children(config)
     redis = connect_redis(redis_url)
     mongo = connect_mongo(mongo_url)
     try:
-        return await _assemble(config, clock, redis_url, redis, mongo, children)
+        return await _assemble(config, clock, cipher, redis_url, redis, mongo, children)
     except BaseException:
         await redis.aclose()
         await mongo.close()
@@ -181,8 +190,9 @@ async def build_node(config: Config, clock: Clock | None = None) -> Node:
         raise
 
 
-async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
-                    mongo: AsyncMongoClient[Document], children: list[ChildService]) -> Node:
+async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url: str,
+                    redis: Redis, mongo: AsyncMongoClient[Document],
+                    children: list[ChildService]) -> Node:
     db = mongo[config.mongo_db]
     await ping(db)
     await redis.ping()
@@ -232,16 +242,20 @@ async def _assemble(config: Config, clock: Clock, redis_url: str, redis: Redis,
         urgent, notifier, bus, directory,
         SendRate(config.send_rate_max, config.send_rate_window),
         clock, policy)
-    cards = CardService(CardStore(db), notifier, clock)
-    boxes = BoxQueries(db)
+    card_store = CardStore(db, cipher)
+    cards = CardService(card_store, notifier, clock)
+    boxes = BoxQueries(db, card_store)
     await boxes.ensure_indexes()
     audit = AuditLog(db, clock)
     await audit.ensure_indexes()
     delegations = Delegations(db, clock)
     deadlines = Deadlines(db, clock)
     flows = FlowEngine(cards, boxes, directory, audit, delegations, deadlines,
-                       [LeaveFlow(), TripFlow(), SuppliesFlow(), CirculationFlow()])
+                       FollowLinks(db), files,
+                       [LeaveFlow(), LeaveReturnFlow(), TripFlow(), IncomingDocFlow(),
+                        CirculationFlow(), SuppliesFlow(), RoomBookingFlow(config.org_tz)])
     messages.set_card_views(cards)
+    files.set_card_access(cards.holds_any)
 
     async def deliver_card(user_id: str, card: Card) -> None:
         await messages.post_card(user_id, card.id)

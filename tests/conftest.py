@@ -24,6 +24,8 @@ from signaling.app import Node, build_node
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 _counter = itertools.count()
+# The deployment's key for sensitive fields in every test (32 bytes, base64).
+FIELD_KEY = "eGlldG9uZy10ZXN0LWZpZWxkLWtleS0zMi1ieXRlcyE="
 
 
 @dataclass
@@ -52,6 +54,7 @@ def config(backends: Backends) -> Config:
     return Config(host="127.0.0.1", port=0, data_dir=backends.data_dir,
                   redis_url=backends.redis.url, mongo_url=backends.mongo.url, mongo_db=db_name,
                   redis_prefix=prefix, node_id=f"node-a-{db_name}", secret_key="s" * 32,
+                  field_key=FIELD_KEY,
                   demo=True, password_hash_n=1024, presence_ttl=2.0,
                   presence_offline_grace=0.0, login_max_per_user=5, login_max_per_address=50,
                   send_rate_max=1000)

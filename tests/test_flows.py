@@ -3,32 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 from typing import Any
 
 from cards.flows.deadlines import Deadlines
 from core.directory.service import DirectoryService
 from tests.chat_helpers import error_code
-from tests.conftest import SHARED, Api, Client, Connect
-
-_keys = itertools.count()
-
-
-def leave(days: int, start: str = "2026-12-01", **extra: Any) -> dict[str, Any]:
-    end = f"2026-12-{days:02d}"
-    return {"flow": "leave", "form": {"leave_type": "annual", "start": start, "end": end,
-                                      "reason": "回老家", **extra}}
-
-
-async def decide(client: Client, card_id: str, action: str = "approve",
-                 comment: str = "") -> dict[str, Any]:
-    card = (await client.ok("card:get", {"card_id": card_id}))["card"]
-    inputs = {"comment": comment} if comment else {}
-    return (await client.ok("card:act", {"card_id": card_id, "action": action,
-                                         "version": card["version"],
-                                         "idempotency_key": f"k{next(_keys)}",
-                                         "inputs": inputs}))["card"]
+from tests.conftest import SHARED, Api, Connect
+from tests.flow_helpers import decide, leave, titled
 
 
 async def test_a_five_day_leave_goes_director_deputy_chief_then_hr_records_it(
@@ -268,10 +250,6 @@ async def test_a_step_reminds_before_its_deadline_and_escalates_after_it(
     node = await start_node(clock=fake_clock, access_token_ttl=30 * 86400.0)
     staff, director, deputy = [await connect(u, on=node) for u in ("staff03", "director",
                                                                    "deputy")]
-
-    def titled(prefix: str) -> Any:
-        return lambda d: d["message"]["type"] == "card" and \
-            d["message"]["card"]["title"].startswith(prefix)
 
     card_id = (await staff.ok("flow:start", leave(1)))["card_id"]
     await fake_clock.advance(21 * 3600)

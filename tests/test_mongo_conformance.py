@@ -577,3 +577,20 @@ async def test_all_on_an_array_finds_a_document_after_the_array_is_set(db: Datab
     await db.cards.update_one({"_id": "c"}, {"$set": {"pending_ids": ["deputy"]}})
     assert await ids(db.cards.find({"pending_ids": {"$all": ["deputy"]}})) == ["c"]
     assert await ids(db.cards.find({"pending_ids": {"$all": ["director"]}})) == []
+
+
+@pytest.mark.xfail(strict=True, reason=f"$addToSet on a missing field changes nothing; {FOUND}")
+async def test_add_to_set_creates_a_missing_array(db: Database) -> None:
+    await db.attachments.insert_one({"_id": "f"})
+    await db.attachments.update_one({"_id": "f"}, {"$addToSet": {"card_ids": "c1"}})
+    found = await db.attachments.find_one({"_id": "f"})
+    assert found is not None and found.get("card_ids") == ["c1"]
+
+
+async def test_add_to_set_on_an_existing_array_adds_each_value_once(db: Database) -> None:
+    await db.attachments.insert_one({"_id": "f", "card_ids": []})
+    for card_id in ("c1", "c2", "c1"):
+        await db.attachments.update_many({"_id": {"$in": ["f"]}},
+                                         {"$addToSet": {"card_ids": card_id}})
+    found = await db.attachments.find_one({"_id": "f"})
+    assert found is not None and found["card_ids"] == ["c1", "c2"]

@@ -149,7 +149,8 @@ async def _start_node_process(config: Config, node_id: str) -> tuple[asyncio.sub
     env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "NODE_ID": node_id,
            "REDIS_URL": str(config.redis_url), "MONGO_URL": str(config.mongo_url),
            "MONGO_DB": config.mongo_db, "REDIS_PREFIX": config.redis_prefix,
-           "SECRET_KEY": str(config.secret_key), "DEMO": "false",
+           "SECRET_KEY": str(config.secret_key), "FIELD_KEY": str(config.field_key),
+           "DEMO": "false",
            "PRESENCE_TTL": str(config.presence_ttl), "PRESENCE_OFFLINE_GRACE": "0",
            "DATA_DIR": str(config.data_dir), "LOG_LEVEL": "WARNING"}
     process = await asyncio.create_subprocess_exec(sys.executable, "-m", "signaling", env=env,

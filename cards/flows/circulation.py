@@ -5,22 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from cards.flows.definition import SIGN, Step
+from cards.flows.definition import SIGN, FlowDefinition, Step
 from cards.flows.forms import a_text, only_fields
 from cards.models import Action
 from core.directory.service import Routing
+from core.directory.tree import OrgTree
 from core.errors import BadRequest
 
 MAX_SIGNERS = 200
 
 
-class CirculationFlow:
+class CirculationFlow(FlowDefinition):
     name = "circulation"
     title = "公文流转"
     actions: tuple[Action, ...] = (SIGN,)
     final_status = "done"
     step_hours = 72.0
-    record_to_hr = False
 
     def parse(self, form: dict[str, Any]) -> dict[str, Any]:
         only_fields(form, {"title", "content", "to", "rule"}, "a circulation")
@@ -45,7 +45,7 @@ class CirculationFlow:
         return [("标题", form["title"]), ("规则", label), ("内容", form["content"])]
 
     def chain(self, applicant: str, routing: Routing, form: dict[str, Any],
-              clerks: tuple[str, ...]) -> list[Step]:
+              org: OrgTree) -> list[Step]:
         signers = tuple(form["to"])
         rule = form["rule"]
         need = len(signers) if rule == "all" else 1 if rule == "any" else int(rule)

@@ -4,9 +4,9 @@ substitute of a substitute is not asked), so a loop can never form."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
+from cards.flows.forms import zoned_time
 from core.clock import Clock, iso
 from core.errors import BadRequest
 from core.mongo import Database
@@ -24,13 +24,7 @@ class Delegations:
         if substitute == user_id:
             raise BadRequest("to: someone other than yourself")
         if until is not None:
-            try:
-                ends = datetime.fromisoformat(until.replace("Z", "+00:00"))
-            except ValueError as exc:
-                raise BadRequest("until: an ISO-8601 time") from exc
-            if ends.tzinfo is None:
-                raise BadRequest("until: a time with its zone (…Z)")
-            until = iso(ends)
+            until = iso(zoned_time(until, "until"))
         await self._delegations.replace_one({"_id": user_id},
                                             {"_id": user_id, "to": substitute, "until": until},
                                             upsert=True)

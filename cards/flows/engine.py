@@ -6,13 +6,15 @@ is the applicant, or already approved this request (one person holding two posts
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from cards.audit import AuditLog, Verification
 from cards.flows.deadlines import Deadlines
 from cards.flows.definition import FlowDefinition
 from cards.flows.delegation import Delegations
+from cards.flows.follows import FollowLinks
 from cards.models import Action, Card
 from cards.rules import timeline_entry
 from cards.service import CardService
@@ -20,8 +22,32 @@ from cards.store import BoxQueries
 from core.directory.models import Role
 from core.directory.service import DirectoryService
 from core.errors import BadRequest, Forbidden, NotFound
+from core.masking import mask
 
 BOXES = ("todo", "done", "mine")
+
+
+class CardFile(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    def summary(self) -> dict[str, Any]: ...
+
+
+class CardFiles(Protocol):
+    """Files uploaded for cards (chat's file service)."""
+
+    async def own_card_files(self, user_id: str, file_ids: list[str],
+                             field: str) -> Sequence[CardFile]: ...
+
+    async def attach_to_card(self, file_ids: list[str], card_id: str) -> None: ...
+
+
+def masked(flow: FlowDefinition, form: dict[str, Any]) -> dict[str, Any]:
+    """The form as kept outside the card's sealed fields (its meta, the audit log)."""
+    kinds = dict(flow.sensitive)
+    return {k: mask(kinds[k], v) if k in kinds and isinstance(v, str) else v
+            for k, v in form.items()}
 
 
 def kind_of(flow: str) -> str:
@@ -31,8 +57,11 @@ def kind_of(flow: str) -> str:
 class FlowEngine:
     def __init__(self, cards: CardService, boxes: BoxQueries, directory: DirectoryService,
                  audit: AuditLog, delegations: Delegations, deadlines: Deadlines,
+                 follows: FollowLinks, files: CardFiles,
                  definitions: list[FlowDefinition]) -> None:
         self._cards = cards
+        self._files = files
+        self._follows = follows
         self._deadlines = deadlines
         self._delegations = delegations
         self._audit = audit
@@ -50,23 +79,57 @@ class FlowEngine:
             raise BadRequest(f"flow: one of {', '.join(sorted(self._flows))}")
         clean = flow.parse(form)
         user = await self._directory.get_user(applicant)
+        routing = await self._directory.get_routing(applicant)
+        org = await self._directory.get_tree()
+        followed = await self._followed(flow, applicant, clean)
+        clean = flow.admit(applicant, routing, clean, org, followed)
         step = await self._next_step(flow, applicant, clean, done=[], approved_by=set())
         if step is not None:
             for person in step.people:
                 await self.require_person(person, "form")
-        meta = self._entering(step, {"form": clean, "done": []})
-        card = await self._cards.create(
-            kind=kind_of(flow.name), title=f"{user.name}的{flow.title}",
-            holders=[applicant, *(step.people if step else ())], actions=flow.actions,
-            can_act=self._open(step), fields=flow.fields(clean), flow=flow.name,
-            applicant=applicant, meta=meta,
-            status="pending" if step else flow.final_status)
+        files = await self._files.own_card_files(
+            applicant, clean.get(flow.attachments) or [], f"form.{flow.attachments}") \
+            if flow.attachments else []
+        if followed is not None:
+            await self._follows.claim(flow.name, followed.id)
+        try:
+            card = await self._cards.create(
+                kind=kind_of(flow.name), title=f"{user.name}的{flow.title}",
+                holders=[applicant, *(step.people if step else ())], actions=flow.actions,
+                can_act=self._open(step), fields=flow.fields(clean), flow=flow.name,
+                applicant=applicant, meta=self._entering(step, {"form": masked(flow, clean),
+                                                                "done": []}),
+                status="pending" if step else flow.final_status,
+                attachments=[f.summary() for f in files])
+        except BaseException:
+            if followed is not None:
+                await self._follows.release(flow.name, followed.id)
+            raise
+        if followed is not None:
+            await self._follows.bind(flow.name, followed.id, card.id)
+        if files:
+            await self._files.attach_to_card([f.id for f in files], card.id)
         await self._audit.append(card.id, applicant, "submit", {"flow": flow.name,
-                                                                "form": clean})
+                                                                "form": masked(flow, clean)})
         await self._schedule(flow, None, card)
         if step is None:
             await self._on_complete(flow, card)
         return card
+
+    async def _followed(self, flow: FlowDefinition, applicant: str,
+                        form: dict[str, Any]) -> Card | None:
+        """The finished instance of the applicant's that this one follows."""
+        if flow.follows is None:
+            return None
+        followed = await self._cards.stored(str(form.get("of") or ""))
+        wanted = self._flows[flow.follows]
+        if followed is None or followed.flow != wanted.name or \
+                followed.applicant != applicant:
+            raise BadRequest(f"form.of: not a {wanted.name} request of yours")
+        if followed.status != wanted.final_status:
+            raise BadRequest(f"form.of: the {wanted.name} request is {followed.status}, "
+                             f"not {wanted.final_status}")
+        return followed
 
     async def require_person(self, user_id: str, field: str = "to") -> None:
         found = await self._directory.get_users([user_id])
@@ -109,8 +172,8 @@ class FlowEngine:
         """The first step not done that still has someone to act: its people without the
         missing, the applicant and those who already approved this request."""
         routing = await self._directory.get_routing(applicant)
-        clerks = (await self._directory.get_tree()).unit_clerks(routing.dept_id)
-        for step in flow.chain(applicant, routing, form, clerks):
+        org = await self._directory.get_tree()
+        for step in flow.chain(applicant, routing, form, org):
             if step.name in done:
                 continue
             named = [p for p in step.people if p is not None]
@@ -129,13 +192,18 @@ class FlowEngine:
         timeline = (*card.timeline, entry)
         if action.status == "rejected":
             return replace(card, timeline=timeline, can_act={}, status="rejected")
+        flow = self._flows[card.flow or ""]
+        stages = dict(flow.stages)
+        if action.id in stages:
+            # The actor's next stage of the same step (签收, then 办结): not yet their vote.
+            return replace(card, timeline=timeline,
+                           can_act={**card.can_act, actor: stages[action.id]})
         votes = {**card.meta.get("votes", {}), actor: action.id}
         if len(votes) < card.meta.get("need", 1):
             # A parallel step still waiting for others: the actor is done with it.
             remaining = {u: a for u, a in card.can_act.items() if u != actor}
             return replace(card, timeline=timeline, can_act=remaining,
                            meta={**card.meta, "votes": votes})
-        flow = self._flows[card.flow or ""]
         done = [*card.meta.get("done", []), card.meta.get("step")]
         approved_by = {t["actor_id"] for t in timeline if t["decision"] == "approve"}
         step = await self._next_step(flow, card.applicant or "", card.meta["form"], done,
@@ -164,7 +232,8 @@ class FlowEngine:
         if after.status != "pending" or step is None:
             await self._deadlines.clear(after.id)
         elif before is None or before.meta.get("step") != step:
-            await self._deadlines.set(after.id, step, sorted(after.can_act), flow.step_hours)
+            await self._deadlines.set(after.id, step, sorted(after.can_act),
+                                      flow.deadline_hours(after.meta["form"]))
 
     async def on_deadline(self, entry: dict[str, Any], kind: str) -> None:
         """Remind those who must act; after the deadline tell each one's superior."""
@@ -176,7 +245,8 @@ class FlowEngine:
             for actor in actors:
                 await self._cards.create(kind="notice", title=f"催办：{card.title}",
                                          holders=[actor], fields=card.fields,
-                                         status="reminder", meta={"of": card.id})
+                                         status="reminder", meta={"of": card.id},
+                                         cleared=[actor])
             return
         for actor in actors:
             superior = await self._superior(actor)
@@ -184,9 +254,11 @@ class FlowEngine:
                 continue
             user = await self._directory.get_user(actor)
             title = f"逾期：{card.title}（{user.name}未办理）"
+            # The superior is told of the delay, not shown the applicant's numbers.
             await self._cards.create(kind="notice", title=title,
                                      holders=[superior], fields=card.fields,
-                                     status="overdue", meta={"of": card.id, "actor": actor})
+                                     status="overdue", meta={"of": card.id, "actor": actor},
+                                     cleared=[])
             await self._audit.append(card.id, "system", "escalated",
                                      {"actor": actor, "to": superior, "step": entry["step"]})
 
@@ -206,10 +278,12 @@ class FlowEngine:
         if flow.record_to_hr and routing.unit_hr:
             await self._cards.create(kind="record", title=f"备案：{card.title}",
                                      holders=[routing.unit_hr], fields=card.fields,
-                                     status="recorded", meta={"of": card.id})
+                                     status="recorded", meta={"of": card.id},
+                                     cleared=[routing.unit_hr])
         await self._cards.create(kind="notice", title=f"已办结：{card.title}",
                                  holders=[applicant], fields=card.fields,
-                                 status=flow.final_status, meta={"of": card.id})
+                                 status=flow.final_status, meta={"of": card.id},
+                                 cleared=[applicant])
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from cards.flows.definition import APPROVE, REJECT, Step
-from cards.flows.forms import a_date, a_flag, a_text, inclusive_days, only_fields
-from cards.models import Action
+from cards.flows.definition import APPROVE, REJECT, FlowDefinition, Step
+from cards.flows.forms import a_date, a_flag, a_phone, a_text, inclusive_days, only_fields
+from cards.models import Action, Field
 from core.directory.service import Routing
+from core.directory.tree import OrgTree
 from core.errors import BadRequest
 
 LEAVE_TYPES = {"annual": "年休假", "personal": "事假", "sick": "病假", "marriage": "婚假",
@@ -25,17 +26,17 @@ def count_days(start: date, end: date, half_day: bool) -> float:
     return days
 
 
-class LeaveFlow:
+class LeaveFlow(FlowDefinition):
     name = "leave"
     title = "请休假"
     actions: tuple[Action, ...] = (APPROVE, REJECT)
     final_status = "approved"
-    step_hours = 24.0
     record_to_hr = True
+    sensitive = (("phone", "phone"),)
 
     def parse(self, form: dict[str, Any]) -> dict[str, Any]:
-        only_fields(form, {"leave_type", "start", "end", "half_day", "reason", "days"},
-                    "a leave request")
+        only_fields(form, {"leave_type", "start", "end", "half_day", "reason", "days",
+                           "phone"}, "a leave request")
         leave_type = form.get("leave_type")
         if leave_type not in LEAVE_TYPES:
             raise BadRequest(f"form.leave_type: one of {', '.join(LEAVE_TYPES)}")
@@ -46,15 +47,20 @@ class LeaveFlow:
             raise BadRequest(f"form.days: {form['days']!r} disagrees with the dates ({days})")
         reason = a_text(form, "reason")
         return {"leave_type": leave_type, "start": start.isoformat(), "end": end.isoformat(),
-                "half_day": half_day, "days": days, "reason": reason}
+                "half_day": half_day, "days": days, "reason": reason,
+                "phone": a_phone(form, "phone")}
 
-    def fields(self, form: dict[str, Any]) -> list[tuple[str, str]]:
+    def fields(self, form: dict[str, Any]) -> list[Field | tuple[str, str]]:
         days = form["days"]
-        return [("类型", LEAVE_TYPES[form["leave_type"]]), ("开始", form["start"]),
-                ("结束", form["end"]), ("天数", f"{days:g}"), ("事由", form["reason"])]
+        fields: list[Field | tuple[str, str]] = [
+            ("类型", LEAVE_TYPES[form["leave_type"]]), ("开始", form["start"]),
+            ("结束", form["end"]), ("天数", f"{days:g}"), ("事由", form["reason"])]
+        if form.get("phone"):
+            fields.append(Field("假期联系电话", form["phone"], "phone"))
+        return fields
 
     def chain(self, applicant: str, routing: Routing, form: dict[str, Any],
-              clerks: tuple[str, ...]) -> list[Step]:
+              org: OrgTree) -> list[Step]:
         """Up to 1 day the department head; up to 3 then the leader in charge; more then the
         head of the unit. The unit head's own leave goes to the head of the parent unit (at
         the top, nobody approves it: hr records it). When every step of the chain is the

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from cards.flows.definition import APPROVE, ISSUE, REJECT, Step
+from cards.flows.definition import APPROVE, ISSUE, REJECT, FlowDefinition, Step
 from cards.flows.forms import only_fields
 from cards.models import Action
 from core.directory.service import Routing
+from core.directory.tree import OrgTree
 from core.errors import BadRequest
 
 MAX_ITEMS = 20
 
 
-class SuppliesFlow:
+class SuppliesFlow(FlowDefinition):
     name = "supplies"
     title = "办公用品申领"
     actions: tuple[Action, ...] = (APPROVE, REJECT, ISSUE)
     final_status = "issued"
     step_hours = 48.0
-    record_to_hr = False
 
     def parse(self, form: dict[str, Any]) -> dict[str, Any]:
         only_fields(form, {"items"}, "a supplies request")
@@ -43,6 +43,6 @@ class SuppliesFlow:
         return [("物品", "、".join(f"{i['name']}×{i['quantity']}" for i in form["items"]))]
 
     def chain(self, applicant: str, routing: Routing, form: dict[str, Any],
-              clerks: tuple[str, ...]) -> list[Step]:
+              org: OrgTree) -> list[Step]:
         return [Step.one("部门负责人", routing.department_head),
-                Step("发放", clerks, ("issue",))]
+                Step("发放", org.unit_clerks(routing.dept_id), ("issue",))]

@@ -38,9 +38,12 @@ class FileRoutes:
             chunks = _part_chunks(part)
         else:
             chunks = request.content.iter_chunked(_CHUNK)
-        if not conv_id:
-            raise BadRequest("conv_id: the conversation the file belongs to is required")
-        attachment = await self._files.upload(identity.user.id, conv_id, name, chunks)
+        for_cards = request.query.get("for") == "card"
+        if not conv_id and not for_cards:
+            raise BadRequest("conv_id: the conversation the file belongs to is required "
+                             "(or for=card for a card's attachment)")
+        attachment = await self._files.upload(identity.user.id,
+                                              None if for_cards else conv_id, name, chunks)
         return json_response({"file": attachment.to_wire()}, status=201)
 
     @staticmethod
