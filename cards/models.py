@@ -115,6 +115,8 @@ class Card:
     cleared: frozenset[str] | None = None
     # Files on the card ({"id", "name", "size", "content_type"}): its holders may download.
     attachments: tuple[dict[str, Any], ...] = ()
+    # Conversations it was shared into: their members see it and its changes too.
+    conv_ids: tuple[str, ...] = ()
 
     def action(self, action_id: str) -> Action | None:
         return next((a for a in self.actions if a.id == action_id), None)
@@ -126,7 +128,9 @@ class Card:
         return replace(self, holders=self.holders | set(user_ids))
 
     def sees_sensitive(self, viewer: str) -> bool:
-        return self.cleared is None or viewer in self.cleared
+        if self.cleared is None:
+            return viewer in self.holders
+        return viewer in self.cleared
 
     def to_doc(self, seal: Seal) -> Document:
         return {"_id": self.id, "kind": self.kind, "title": self.title, "status": self.status,
@@ -134,7 +138,7 @@ class Card:
                 "can_act": {u: list(a) for u, a in self.can_act.items()}, "mode": self.mode,
                 "fields": [f.to_doc(seal) for f in self.fields],
                 "cleared": None if self.cleared is None else sorted(self.cleared),
-                "attachments": list(self.attachments),
+                "attachments": list(self.attachments), "conv_ids": list(self.conv_ids),
                 "timeline": list(self.timeline), "flow": self.flow,
                 "created_at": self.created_at, "version": self.version,
                 "applicant": self.applicant, "meta": self.meta,
@@ -152,6 +156,7 @@ class Card:
                    fields=tuple(Field.from_doc(f, unseal) for f in doc.get("fields") or ()),
                    cleared=None if doc.get("cleared") is None else frozenset(doc["cleared"]),
                    attachments=tuple(doc.get("attachments") or ()),
+                   conv_ids=tuple(doc.get("conv_ids") or ()),
                    timeline=tuple(doc.get("timeline") or ()), flow=doc.get("flow"),
                    created_at=doc.get("created_at", ""), version=int(doc["version"]),
                    applicant=doc.get("applicant"), meta=dict(doc.get("meta") or {}))

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from cards.models import Action, Card, Field, as_fields
 from cards.rules import CardRules, SimpleRules
@@ -31,6 +31,18 @@ _EARLIER_POLL_SECONDS = 0.05
 Deliver = Callable[[str, Card], Awaitable[None]]
 
 
+class CardConversations(Protocol):
+    """The conversations cards are shared into (chat's side)."""
+
+    async def is_member(self, conv_id: str, user_id: str) -> bool: ...
+
+    async def member_ids(self, conv_ids: list[str]) -> set[str]: ...
+
+    async def require_shareable(self, conv_id: str, user_id: str) -> None: ...
+
+    async def post(self, conv_id: str, card_id: str) -> None: ...
+
+
 class CardService:
     def __init__(self, store: CardStore, notifier: Notifier, clock: Clock) -> None:
         self._store = store
@@ -39,9 +51,11 @@ class CardService:
         self._rules: dict[str, CardRules] = {}
         self._default_rules = SimpleRules()
         self._deliver: Deliver | None = None
+        self._conversations: CardConversations | None = None
 
-    def set_delivery(self, deliver: Deliver) -> None:
+    def set_delivery(self, deliver: Deliver, conversations: CardConversations) -> None:
         self._deliver = deliver
+        self._conversations = conversations
 
     def register_rules(self, kind: str, rules: CardRules) -> None:
         self._rules[kind] = rules
@@ -85,9 +99,35 @@ class CardService:
         card = await self._store.get(card_id)
         if card is None:
             raise NotFound(f"no card {card_id}")
-        if viewer not in card.holders:
+        if not await self._may_view(viewer, card):
             raise Forbidden(f"card {card_id} is not yours")
         return card.view(viewer)
+
+    async def _may_view(self, viewer: str, card: Card) -> bool:
+        """Its holders, and the members of the conversations it was shared into."""
+        if viewer in card.holders:
+            return True
+        if self._conversations is None:
+            return False
+        for conv_id in card.conv_ids:
+            if await self._conversations.is_member(conv_id, viewer):
+                return True
+        return False
+
+    async def share(self, user_id: str, card_id: str, conv_id: str) -> dict[str, Any]:
+        """Share a card into a conversation of the sharer's (转发): its members see it as it
+        is now, and each of its changes. Sharing it there again changes nothing."""
+        card = await self._store.get(card_id)
+        if card is None:
+            raise NotFound(f"no card {card_id}")
+        if not await self._may_view(user_id, card):
+            raise Forbidden(f"card {card_id} is not yours")
+        assert self._conversations is not None
+        await self._conversations.require_shareable(conv_id, user_id)
+        if await self._store.add_conversation(card_id, conv_id):
+            await self._conversations.post(conv_id, card_id)
+            return {"shared": True}
+        return {"shared": False}
 
     async def stored(self, card_id: str) -> Card | None:
         return await self._store.get(card_id)
@@ -178,9 +218,15 @@ class CardService:
                         {"card": card.view(viewer)})
 
     async def publish(self, card: Card) -> None:
-        """`card:update` to every holder, each kind of viewer with its own rendering; it is
-        also in their change feeds."""
-        for group in card.viewer_kinds(card.holders):
+        """`card:update` to every holder and every member of a conversation it was shared
+        into, each kind of viewer with its own rendering; it is also in their change feeds."""
+        viewers = set(card.holders)
+        if self._conversations is not None:
+            # Read afresh, not from `card`: a share may have landed since it was read.
+            conv_ids = await self._store.conversations_of(card.id)
+            if conv_ids:
+                viewers |= await self._conversations.member_ids(conv_ids)
+        for group in card.viewer_kinds(viewers):
             view = card.view(next(iter(group)))
             await self._notifier.durable(group, "card:update",
                                          {"card_id": card.id, "version": card.version,

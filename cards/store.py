@@ -44,10 +44,23 @@ class CardStore:
     async def replace_if_version(self, before: Card, after: Card) -> bool:
         doc = self.to_doc(after)
         doc.pop("_id")
+        # Shares are added beside acts, never through them: an act must not undo one.
+        doc.pop("conv_ids")
         updated = await self._cards.find_one_and_update(
             {"_id": before.id, "version": before.version}, {"$set": doc},
             projection={"_id": 1}, return_document=ReturnDocument.AFTER)
         return updated is not None
+
+    async def add_conversation(self, card_id: str, conv_id: str) -> bool:
+        """Record a share; False when the card was already in that conversation."""
+        shared = await self._cards.find_one_and_update(
+            {"_id": card_id, "conv_ids": {"$nin": [conv_id]}},
+            {"$addToSet": {"conv_ids": conv_id}}, projection={"_id": 1})
+        return shared is not None
+
+    async def conversations_of(self, card_id: str) -> list[str]:
+        doc = await self._cards.find_one({"_id": card_id}, projection={"conv_ids": 1})
+        return list((doc or {}).get("conv_ids") or ())
 
     # idempotency ---------------------------------------------------------------------------
 

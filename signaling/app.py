@@ -29,6 +29,7 @@ from cards.service import CardService
 from cards.store import BoxQueries, CardStore
 from chat.changes import ChangeFeed, Notifier
 from chat.conversations import ConversationService
+from chat.card_posts import CardConversations
 from chat.files import FileService
 from chat.messages import MessageStore
 from chat.messaging import MessageService
@@ -260,7 +261,7 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     async def deliver_card(user_id: str, card: Card) -> None:
         await messages.post_card(user_id, card.id)
 
-    cards.set_delivery(deliver_card)
+    cards.set_delivery(deliver_card, CardConversations(conversations, messages))
     services = Services(bus, directory, auth, presence, conversations, messages, feed, files,
                         receipts, urgent, cards, deadlines)
 

@@ -7,7 +7,7 @@ from typing import Any
 from cards.flows.delegation import Delegations
 from cards.flows.engine import FlowEngine
 from cards.service import CardService
-from signaling.card_schemas import CardAct, CardRef, Delegate, FlowList, FlowStart
+from signaling.card_schemas import CardAct, CardRef, CardShare, Delegate, FlowList, FlowStart
 from signaling.gateway import SocketGateway, SocketState
 
 
@@ -21,6 +21,7 @@ class CardEvents:
     def register(self, gateway: SocketGateway) -> None:
         gateway.route("card:get", CardRef, self.card_get)
         gateway.route("card:act", CardAct, self.card_act)
+        gateway.route("card:share", CardShare, self.card_share)
         gateway.route("flow:start", FlowStart, self.flow_start)
         gateway.route("flow:list", FlowList, self.flow_list)
         gateway.route("flow:delegate", Delegate, self.flow_delegate)
@@ -32,6 +33,9 @@ class CardEvents:
         card = await self._cards.act(state.user_id, payload.card_id, payload.action,
                                      payload.version, payload.idempotency_key, payload.inputs)
         return {"card": card}
+
+    async def card_share(self, state: SocketState, payload: CardShare) -> dict[str, Any]:
+        return await self._cards.share(state.user_id, payload.card_id, payload.conv_id)
 
     async def flow_start(self, state: SocketState, payload: FlowStart) -> dict[str, Any]:
         card = await self._flows.start(state.user_id, payload.flow, payload.form)

@@ -39,3 +39,9 @@ class CardAct(BaseModel):
     version: int = Field(ge=1)
     idempotency_key: str = Field(min_length=1, max_length=200)
     inputs: dict[str, Any] = Field(default_factory=dict, max_length=20)
+
+
+class CardShare(BaseModel):
+    model_config = Strict
+    card_id: str = Field(min_length=1, max_length=200)
+    conv_id: str = Field(min_length=1, max_length=200)

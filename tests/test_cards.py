@@ -9,8 +9,9 @@ from typing import Any
 
 from cards.models import Action, Card, Input
 from signaling.app import Node
-from tests.chat_helpers import error_code
+from tests.chat_helpers import error_code, group
 from tests.conftest import Connect, NodeFactory
+from tests.flow_helpers import decide, leave
 
 _keys = itertools.count()
 APPROVE = Action("approve", "同意", style="primary", status="approved",
@@ -143,3 +144,36 @@ async def test_in_all_mode_everyone_acts_once_and_a_rejection_ends_it(
     assert last["card"]["status"] == "approved"
     rejected = await b.ok("card:act", act(card.id, 1, action="reject", comment="材料不全"))
     assert rejected["card"]["status"] == "rejected"
+
+
+async def test_a_card_shared_into_a_group_reaches_its_members_and_so_do_its_changes(
+        connect: Connect) -> None:
+    staff, director, member, outsider = [await connect(u) for u in (
+        "staff02", "director", "staff03", "staff05")]
+    card_id = (await staff.ok("flow:start", leave(1, phone="13812345678")))["card_id"]
+    conv_id = await group(staff, ["staff03", "director"], "请假讨论")
+    shares = await asyncio.gather(*(staff.ok("card:share", {"card_id": card_id,
+                                                             "conv_id": conv_id})
+                                    for _ in range(2)))
+    assert sorted(s["shared"] for s in shares) == [False, True]
+    posted = await member.wait_for("msg:new", lambda d: d["message"]["conv_id"] == conv_id and
+                                   d["message"]["type"] == "card")
+    seen = posted["message"]["card"]
+    assert seen["card_id"] == card_id and seen["actions"] == []
+    phone = next(f for f in seen["fields"] if f["label"] == "假期联系电话")
+    assert phone["masked"] is True and phone["value"] == "138****5678"
+    in_group = await director.wait_for("msg:new", lambda d: d["message"]["conv_id"] == conv_id)
+    assert [a["id"] for a in in_group["message"]["card"]["actions"]] == ["approve", "reject"]
+
+    await decide(director, card_id)
+    update = await member.wait_for("card:update", lambda d: d["card_id"] == card_id)
+    assert update["card"]["status"] == "approved"
+    assert (await member.ok("card:get", {"card_id": card_id}))["card"]["status"] == "approved"
+    history = (await member.ok("msg:history", {"conv_id": conv_id}))["messages"]
+    assert len([m for m in history if m["type"] == "card"]) == 1
+    assert error_code(await outsider.call("card:get", {"card_id": card_id})) == "forbidden"
+    reply = await outsider.call("card:share", {"card_id": card_id, "conv_id": conv_id})
+    assert error_code(reply) == "forbidden"
+    others = await group(outsider, ["staff06"], "别的群")
+    reply = await staff.call("card:share", {"card_id": card_id, "conv_id": others})
+    assert error_code(reply) == "forbidden"
