@@ -55,6 +55,9 @@ class Config:
     file_max_bytes: int = 50 * 1024 * 1024
     changes_retention: float = 7 * 24 * 3600
     ws_compression: bool = False
+    card_callback_timeout: float = 10.0
+    card_callback_attempts: int = 6
+    card_callback_backoff: float = 2.0
 
     @property
     def embedded(self) -> bool:
@@ -194,6 +197,10 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     take("WS_COMPRESSION", "ws_compression", _bool, "a boolean (true/false)")
     take("CHANGES_RETENTION", "changes_retention", _minimum(7 * 24 * 3600.0),
          "at least 604800 seconds (7 days)")
+    take("CARD_CALLBACK_TIMEOUT", "card_callback_timeout", _positive(float), "positive seconds")
+    take("CARD_CALLBACK_ATTEMPTS", "card_callback_attempts", _positive(int),
+         "a positive integer")
+    take("CARD_CALLBACK_BACKOFF", "card_callback_backoff", _positive(float), "positive seconds")
 
     embedded = "redis_url" not in values or "mongo_url" not in values
     host = str(values.get("host", Config.host))

@@ -24,6 +24,8 @@ from cards.flows.leave_return import LeaveReturnFlow
 from cards.flows.room_booking import RoomBookingFlow
 from cards.flows.supplies import SuppliesFlow
 from cards.flows.trip import TripFlow
+from cards.integration.callbacks import CallbackPolicy
+from cards.integration.service import OAIntegration
 from cards.models import Card
 from cards.service import CardService
 from cards.store import BoxQueries, CardStore
@@ -62,7 +64,9 @@ from signaling.errors import error_middleware
 from signaling.fanout import RedisFanout
 from signaling.gateway import SocketGateway
 from signaling.metrics import Metrics, http_metrics_middleware
+from signaling.rest.apps import AppRoutes
 from signaling.rest.auth import AuthRoutes
+from signaling.rest.cards import CardRoutes
 from signaling.rest.common import RequestContext
 from signaling.rest.directory import DirectoryRoutes
 from signaling.rest.files import FileRoutes
@@ -91,6 +95,7 @@ class Services:
     urgent: UrgentNotices
     cards: CardService
     deadlines: Deadlines
+    integration: OAIntegration
 
 
 @dataclass
@@ -141,6 +146,8 @@ class Node:
             await self.services.receipts.stop()
         with contextlib.suppress(Exception):
             await self.services.deadlines.stop()
+        with contextlib.suppress(Exception):
+            await self.services.integration.stop()
         if self.runner is not None:
             await self.runner.cleanup()
         with contextlib.suppress(Exception):
@@ -262,8 +269,12 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
         await messages.post_card(user_id, card.id)
 
     cards.set_delivery(deliver_card, CardConversations(conversations, messages))
+    integration = OAIntegration(db, cards, card_store, directory, clock, CallbackPolicy(
+        config.card_callback_timeout, config.card_callback_attempts,
+        config.card_callback_backoff))
+    await integration.ensure_indexes()
     services = Services(bus, directory, auth, presence, conversations, messages, feed, files,
-                        receipts, urgent, cards, deadlines)
+                        receipts, urgent, cards, deadlines, integration)
 
     direct = DirectSockets()
     manager = RedisFanout(redis_url, channel=keys("socketio"))
@@ -286,6 +297,8 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     DirectoryRoutes(directory, context).register(app)
     FileRoutes(files, context).register(app)
     FlowRoutes(flows, context).register(app)
+    AppRoutes(integration.apps, context).register(app)
+    CardRoutes(integration).register(app)
 
     async def check_redis() -> object:
         return await redis.ping()
@@ -300,6 +313,7 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     receipts.start()
     urgent.start(message_store.get_many, conversations.is_member)
     deadlines.start(flows.on_deadline)
+    integration.start()
     gateway.start()
     return Node(config, clock, redis, mongo, db, services, gateway, manager, metrics, app,
                 children)

@@ -1,0 +1,1 @@
+"""OA integration: registered external applications send cards and hear about acts on them."""

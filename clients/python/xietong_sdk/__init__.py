@@ -1,0 +1,1 @@
+"""Client-side helpers for applications integrating with Xietong (stdlib only)."""
