@@ -29,9 +29,9 @@ from cards.integration.service import OAIntegration
 from cards.models import Card
 from cards.service import CardService
 from cards.store import BoxQueries, CardStore
+from chat.card_posts import CardConversations
 from chat.changes import ChangeFeed, Notifier
 from chat.conversations import ConversationService
-from chat.card_posts import CardConversations
 from chat.files import FileService
 from chat.messages import MessageStore
 from chat.messaging import MessageService
