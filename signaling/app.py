@@ -271,7 +271,7 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     cards.set_delivery(deliver_card, CardConversations(conversations, messages))
     integration = OAIntegration(db, cards, card_store, directory, clock, CallbackPolicy(
         config.card_callback_timeout, config.card_callback_attempts,
-        config.card_callback_backoff))
+        config.card_callback_backoff), cipher)
     await integration.ensure_indexes()
     services = Services(bus, directory, auth, presence, conversations, messages, feed, files,
                         receipts, urgent, cards, deadlines, integration)

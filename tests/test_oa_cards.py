@@ -378,7 +378,7 @@ def test_the_sdk_verifies_signatures_and_refuses_a_skew_over_five_minutes() -> N
 # --- administration and payloads ----------------------------------------------------------
 
 async def test_only_admins_register_list_and_rotate_apps(
-        api: Api, receivers: Callable[..., Any]) -> None:
+        node: Node, api: Api, receivers: Callable[..., Any]) -> None:
     receiver = await receivers()
     admin, staff = await api.token("admin"), await api.token("staff01")
     registration = {"name": "公文系统", "callback_url": receiver.url}
@@ -390,6 +390,8 @@ async def test_only_admins_register_list_and_rotate_apps(
         assert (await api.call(method, path, body))[0] == 401
     status, made = await api.call("POST", "/api/v1/apps", registration, token=admin)
     assert status == 201 and set(made) >= {"app_id", "secret", "name", "callback_url"}
+    stored = await node.db["oa_apps"].find_one({"_id": made["app_id"]})
+    assert stored is not None and made["secret"] not in repr(stored)  # sealed at rest
     status, listed = await api.call("GET", "/api/v1/apps", token=admin)
     assert status == 200 and [a["app_id"] for a in listed["apps"]] == [made["app_id"]]
     assert "secret" not in listed["apps"][0] and listed["apps"][0]["name"] == "公文系统"

@@ -1,9 +1,10 @@
 """Registered external applications: their ids, secrets and callback URLs, and the check of
 a request signed by one of them.
 
-The secret is kept as given (not hashed): the server must sign its callbacks with it, as
-Slack and DingTalk do with an application's signing secret. It leaves the server only in the
-answers to registration and rotation."""
+The secret cannot be hashed: the server must sign its callbacks with it, as Slack and DingTalk
+do with an application's signing secret. It is stored sealed under FIELD_KEY (a copy of the
+database alone does not let anyone forge a request) and leaves the server only in the answers
+to registration and rotation."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from cards.integration.signing import (
     parse_timestamp,
 )
 from core.clock import Clock, iso
+from core.crypto import FieldCipher
 from core.errors import NotFound, Unauthorized
 from core.mongo import Database, Document
 
@@ -45,9 +47,9 @@ class App:
         return wire
 
     @classmethod
-    def from_doc(cls, doc: Document) -> App:
+    def from_doc(cls, doc: Document, cipher: FieldCipher) -> App:
         return cls(id=doc["_id"], name=doc["name"], callback_url=doc["callback_url"],
-                   secret=doc["secret"], created_at=doc["created_at"],
+                   secret=cipher.open(doc["secret"]), created_at=doc["created_at"],
                    created_by=doc["created_by"])
 
 
@@ -56,36 +58,39 @@ def new_secret() -> str:
 
 
 class AppRegistry:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, cipher: FieldCipher) -> None:
         self._apps = db["oa_apps"]
         self._clock = clock
+        self._cipher = cipher
 
     async def do_register(self, name: str, callback_url: str, created_by: str) -> App:
         app = App(id=f"app_{secrets.token_hex(8)}", name=name, callback_url=callback_url,
                   secret=new_secret(), created_at=iso(self._clock.now()),
                   created_by=created_by)
         await self._apps.insert_one({"_id": app.id, "name": app.name,
-                                     "callback_url": app.callback_url, "secret": app.secret,
+                                     "callback_url": app.callback_url,
+                                     "secret": self._cipher.seal(app.secret),
                                      "created_at": app.created_at,
                                      "created_by": app.created_by})
         return app
 
     async def get_apps(self) -> list[App]:
-        return [App.from_doc(doc) async for doc in self._apps.find().sort("created_at", 1)]
+        return [App.from_doc(doc, self._cipher)
+                async for doc in self._apps.find().sort("created_at", 1)]
 
     async def get(self, app_id: str) -> App | None:
         doc = await self._apps.find_one({"_id": app_id})
-        return App.from_doc(doc) if doc else None
+        return App.from_doc(doc, self._cipher) if doc else None
 
     async def do_rotate_secret(self, app_id: str) -> App:
         """A new secret, in force at once: requests signed with the old one are refused and
         callbacks from now on are signed with the new one."""
         doc = await self._apps.find_one_and_update(
-            {"_id": app_id}, {"$set": {"secret": new_secret()}},
+            {"_id": app_id}, {"$set": {"secret": self._cipher.seal(new_secret())}},
             return_document=ReturnDocument.AFTER)
         if doc is None:
             raise NotFound(f"no application {app_id}")
-        return App.from_doc(doc)
+        return App.from_doc(doc, self._cipher)
 
     async def authenticate(self, app_id: str | None, timestamp: str | None,
                            signed: str | None, body: bytes) -> App:

@@ -29,6 +29,7 @@ from cards.models import Action, Card
 from cards.service import CardService
 from cards.store import CardStore
 from core.clock import Clock
+from core.crypto import FieldCipher
 from core.directory.service import DirectoryService
 from core.errors import BadRequest, Conflict
 from core.mongo import Database
@@ -70,8 +71,8 @@ class SentCard:
 class OAIntegration:
     def __init__(self, db: Database, cards: CardService, card_store: CardStore,
                  directory: DirectoryService, clock: Clock, policy: CallbackPolicy,
-                 check_every: float = CHECK_SECONDS) -> None:
-        self.apps = AppRegistry(db, clock)
+                 cipher: FieldCipher, check_every: float = CHECK_SECONDS) -> None:
+        self.apps = AppRegistry(db, clock, cipher)
         self._refs = db["oa_card_refs"]
         self._cards = cards
         self._store = card_store
