@@ -43,6 +43,15 @@ class Child:
             return ""
         return self.log_file.read_text(errors="replace")[-chars:]
 
+    def log_since(self, offset: int) -> str:
+        """What the log gained after its first `offset` bytes (this child's own lines when
+        the file is shared with earlier runs)."""
+        if not self.log_file.exists():
+            return ""
+        with self.log_file.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
+
     async def stop(self) -> None:
         """SIGTERM, wait up to STOP_SECONDS, then SIGKILL."""
         if not self.running():

@@ -22,18 +22,20 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
 class Summary:
     count: int
     p50: float
+    p95: float
     p99: float
     max: float
 
     @classmethod
     def of(cls, values: Iterable[float]) -> Summary:
         ordered = sorted(values)
-        return cls(len(ordered), percentile(ordered, 50), percentile(ordered, 99),
-                   float(ordered[-1]) if ordered else math.nan)
+        return cls(len(ordered), percentile(ordered, 50), percentile(ordered, 95),
+                   percentile(ordered, 99), float(ordered[-1]) if ordered else math.nan)
 
     def scaled(self, factor: float) -> Summary:
         """The same summary in another unit (e.g. ns -> ms with 1e-6)."""
-        return Summary(self.count, self.p50 * factor, self.p99 * factor, self.max * factor)
+        return Summary(self.count, self.p50 * factor, self.p95 * factor, self.p99 * factor,
+                       self.max * factor)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,15 @@ class Column:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "-"
         return self.fmt.format(value)
+
+
+#: What a run cost, by the keys every scenario reports it under: the generator's and the
+#: server tree's CPU in % of one core, and the server process's RSS.
+LOAD_COLUMNS = (
+    Column("gen_cpu%", "gen_cpu_pct", "{:.0f}"),
+    Column("srv_cpu%", "srv_cpu_pct", "{:.0f}"),
+    Column("srv_rss_MB", "srv_rss_mb", "{:.0f}"),
+)
 
 
 def format_table(columns: Sequence[Column], rows: Iterable[dict[str, Any]],

@@ -36,6 +36,8 @@ PACKAGE = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE.parent
 DEFAULT_ORG = REPO_ROOT.parent / "shared" / "data" / "org-large.json"
 NODE_DIR = PACKAGE / "reference" / "node"
+_START_ATTEMPTS = 3
+_ADDRESS_IN_USE = "address already in use"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,22 @@ class Settings:
     org: Path = DEFAULT_ORG
     login_concurrency: int = 20
     start_timeout: float = 60.0
+
+
+async def request_json(session: aiohttp.ClientSession, method: str, url: str, *,
+                       expect: int = 200, seconds: float = 30.0, **kwargs: Any) -> Any:
+    """One REST call answered with JSON and the `expect`ed status within `seconds`, or
+    RuntimeError naming what the server said instead."""
+    async with session.request(method, url, timeout=aiohttp.ClientTimeout(total=seconds),
+                               **kwargs) as response:
+        if response.status != expect:
+            raise RuntimeError(f"{method} {url}: HTTP {response.status} "
+                               f"{(await response.text())[:500]}")
+        return await response.json()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def expect_ok(answer: Any, what: str) -> dict[str, Any]:
@@ -90,11 +108,21 @@ class Target(ABC):
 
     async def start(self, session: aiohttp.ClientSession) -> None:
         await self.prepare()
-        self.port = free_loopback_port()
-        self.child = spawn(self.name, self.command(), cwd=self.cwd(), log_file=self.log_file,
-                           env=self.environment())
-        await wait_healthy(self.child, session, f"{self.base_url}/healthz",
-                           self.settings.start_timeout)
+        for attempt in range(1, _START_ATTEMPTS + 1):
+            self.port = free_loopback_port()
+            logged = self.log_file.stat().st_size if self.log_file.exists() else 0
+            self.child = spawn(self.name, self.command(), cwd=self.cwd(),
+                               log_file=self.log_file, env=self.environment())
+            try:
+                await wait_healthy(self.child, session, f"{self.base_url}/healthz",
+                                   self.settings.start_timeout)
+                return
+            except RuntimeError:
+                # The port was free when probed, but something else (on a busy machine, or
+                # the server's own embedded databases, started before it binds) took it.
+                if attempt == _START_ATTEMPTS or self.child.running() or \
+                        _ADDRESS_IN_USE not in self.child.log_since(logged):
+                    raise
 
     async def stop(self) -> None:
         if self.child is not None:
@@ -103,6 +131,15 @@ class Target(ABC):
     def kill(self) -> None:
         if self.child is not None:
             self.child.kill()
+
+    async def close(self) -> None:
+        """Stop the server; kill it if stopping fails or is interrupted, so no run leaves
+        one behind."""
+        try:
+            await self.stop()
+        except BaseException:
+            self.kill()
+            raise
 
     async def prepare(self) -> None:
         """Install what the server needs before it starts (default: nothing)."""
@@ -198,6 +235,8 @@ class XietongTarget(Target):
         super().__init__(settings)
         self.usernames: list[str] = []
         self.imported: dict[str, Any] = {}
+        #: The imported organisation file as parsed (`departments`, `users`).
+        self.org: dict[str, Any] = {}
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "signaling"]
@@ -215,46 +254,42 @@ class XietongTarget(Target):
 
     async def start(self, session: aiohttp.ClientSession) -> None:
         await super().start(session)
-        token = await self._login(session, *self.admin)
+        token = await self.admin_token(session)
         body = self.settings.org.read_bytes()
-        async with session.post(f"{self.base_url}/api/v1/directory/import", data=body,
-                                headers={"Authorization": f"Bearer {token}",
-                                         "Content-Type": "application/json"},
-                                timeout=aiohttp.ClientTimeout(total=300)) as response:
-            if response.status != 200:
-                raise RuntimeError(f"directory import: HTTP {response.status} "
-                                   f"{(await response.text())[:500]}")
-            self.imported = await response.json()
+        self.imported = await request_json(
+            session, "POST", f"{self.base_url}/api/v1/directory/import", data=body,
+            seconds=300, headers={**bearer(token), "Content-Type": "application/json"})
+        self.org = json.loads(body)
         # u00001, u00002, ... in the order of the organisation file.
-        self.usernames = await asyncio.to_thread(_usernames, self.settings.org)
+        self.usernames = [str(user["username"]) for user in self.org.get("users", [])
+                          if not user.get("disabled")]
 
-    async def _login(self, session: aiohttp.ClientSession, username: str,
-                     password: str) -> str:
-        data = await self._login_full(session, username, password)
-        token: str = data["token"]
-        return token
+    async def admin_token(self, session: aiohttp.ClientSession) -> str:
+        data = await self.login(session, *self.admin)
+        return str(data["token"])
 
-    async def _login_full(self, session: aiohttp.ClientSession, username: str,
-                          password: str) -> dict[str, Any]:
-        async with session.post(f"{self.base_url}/api/v1/auth/login",
-                                json={"username": username, "password": password},
-                                timeout=aiohttp.ClientTimeout(total=30)) as response:
-            if response.status != 200:
-                raise RuntimeError(f"login {username}: HTTP {response.status} "
-                                   f"{(await response.text())[:300]}")
-            data: dict[str, Any] = await response.json()
-            return data
+    async def login(self, session: aiohttp.ClientSession, username: str,
+                    password: str) -> dict[str, Any]:
+        """The login answer: `{"token", "refresh_token", "expires_at", "user"}`."""
+        data: dict[str, Any] = await request_json(
+            session, "POST", f"{self.base_url}/api/v1/auth/login",
+            json={"username": username, "password": password})
+        return data
 
-    async def identities(self, session: aiohttp.ClientSession, count: int) -> list[Identity]:
-        distinct = self.usernames[:count]
+    async def login_many(self, session: aiohttp.ClientSession,
+                         usernames: Sequence[str]) -> list[Identity]:
+        """Socket auth for each of `usernames` (with their password), in that order."""
         gate = asyncio.Semaphore(self.settings.login_concurrency)
 
         async def login(username: str) -> Identity:
             async with gate:
-                data = await self._login_full(session, username, self.password)
+                data = await self.login(session, username, self.password)
             return Identity(str(data["user"]["id"]), {"token": data["token"]})
 
-        logged_in = await asyncio.gather(*(login(u) for u in distinct))
+        return list(await asyncio.gather(*(login(u) for u in usernames)))
+
+    async def identities(self, session: aiohttp.ClientSession, count: int) -> list[Identity]:
+        logged_in = await self.login_many(session, self.usernames[:count])
         # More sockets than users: the same users again, as second devices.
         return [logged_in[i % len(logged_in)] for i in range(count)] if logged_in else []
 
@@ -273,12 +308,6 @@ class XietongTarget(Target):
     def send_event(self, group: str, client_msg_id: str, text: str) -> tuple[str, dict[str, Any]]:
         return "msg:send", {"conv_id": group, "client_msg_id": client_msg_id, "type": "text",
                             "text": text}
-
-
-def _usernames(org: Path) -> list[str]:
-    document = json.loads(org.read_text())
-    return [str(user["username"]) for user in document.get("users", [])
-            if not user.get("disabled")]
 
 
 TARGETS: dict[str, type[Target]] = {

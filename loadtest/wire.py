@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -187,7 +188,13 @@ class SocketIOClient:
 
     async def call(self, event: str, data: Any) -> Any:
         """Send one event and return its acknowledgement (within `call_timeout`)."""
-        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        answer, _ = await self.call_timed(event, data)
+        return answer
+
+    async def call_timed(self, event: str, data: Any) -> tuple[Any, int]:
+        """`call`, also returning the `perf_counter_ns` at which the acknowledgement arrived
+        (not when the caller resumed, which may be later on a busy loop)."""
+        answer: asyncio.Future[tuple[Any, int]] = asyncio.get_running_loop().create_future()
 
         def on_ack(value: Any) -> None:
             if answer.done():
@@ -195,7 +202,7 @@ class SocketIOClient:
             if value is ACK_LOST:
                 answer.set_exception(WireError(f"{event}: the socket closed before the ack"))
             else:
-                answer.set_result(value)
+                answer.set_result((value, time.perf_counter_ns()))
 
         await self.emit(event, data, on_ack)
         async with asyncio.timeout(self.call_timeout):

@@ -1,5 +1,7 @@
-"""The load generator end to end: chat-fanout against the two reference servers and Xietong,
-small enough for the suite, checking that every message reached every member of its group."""
+"""The load generator end to end, small enough for the suite: chat-fanout against the two
+reference servers and Xietong, checking that every message reached every member of its group;
+card-storm against Xietong, checking that every card and card:update reached every holder.
+Speed goals are the benchmark's to report, not assertions here."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from loadtest.report import Summary, format_table, percentile
-from loadtest.scenarios import chat_fanout
+from loadtest.scenarios import card_storm, chat_fanout
 
 SERVERS = ("node", "python", "xietong")
 
@@ -50,11 +52,49 @@ async def test_chat_fanout_delivers_every_message_to_every_member(tmp_path: Path
     assert [r[0] for r in idle_rows] == list(SERVERS)
 
 
+@pytest.mark.timeout(120)
+async def test_card_storm_reaches_every_holder_and_approves_every_card(tmp_path: Path) -> None:
+    options = card_storm.Options(holders=20, approvers=10, rounds=1, timeout=20.0,
+                                 out=tmp_path / "storm.json", workdir=tmp_path / "work")
+
+    document = await card_storm.run(options)
+
+    assert document["error"] is None
+    part_a, part_b = document["part_a"], document["part_b"]
+    assert (part_a["error"], part_b["error"], part_b["first_error"]) == (None, None, None)
+    expected = {
+        "part_a": {"post": 1, "delivery": 20, "act_ack": 1, "update": 20, "update_all": 1,
+                   "callback": 1, "outcome": 20},
+        "part_b": {"start_ack": 10, "to_head": 10, "act_ack": 10, "update": 20,
+                   "update_card": 10}}
+    for key, counts in expected.items():
+        measures = document[key]["measures"]
+        assert {name: (m["ms"]["count"], m["lost"]) for name, m in measures.items()} \
+            == {name: (count, 0) for name, count in counts.items()}, key
+        assert all(0 < m["ms"]["p50"] <= m["ms"]["p99"] <= m["ms"]["max"]
+                   for m in measures.values()), key
+        assert document[key]["load"]["srv_cpu_pct"] >= 0, key
+    [first] = part_a["rounds"]
+    assert (first["delivered"], first["updated"], first["outcome_shown"]) == (20, 20, 20)
+    heads = [head for _, head in part_b["pairs"]]
+    assert len(heads) == len(set(heads)) == 10
+    assert (part_b["statuses"], part_b["not_approved"]) == ({"approved": 10}, 0)
+    assert document["duplicates"] == 0 and 20 <= document["sockets"] <= 20 + 2 * 10
+    assert not card_storm.failed(document)
+
+    written = json.loads((tmp_path / "storm.json").read_text())
+    assert written["part_b"]["statuses"] == {"approved": 10}
+    table = card_storm.format_report(document)
+    goal_rows = [line for line in table.splitlines() if line.endswith(("met", "missed"))]
+    assert [line.split()[0] for line in goal_rows] == ["A", "B", "B"]
+    assert all(line.split()[-2] == "0" for line in goal_rows)  # lost
+
+
 def test_report_percentiles_and_table() -> None:
     values = list(range(1, 101))
     assert (percentile(values, 50), percentile(values, 99), percentile(values, 100)) \
         == (50, 99, 100)
-    assert Summary.of([3.0, 1.0, 2.0]) == Summary(3, 2.0, 3.0, 3.0)
+    assert Summary.of([3.0, 1.0, 2.0]) == Summary(3, 2.0, 3.0, 3.0, 3.0)
     table = format_table([chat_fanout.STEP_COLUMNS[0], chat_fanout.STEP_COLUMNS[1]],
                          [{"server": "node", "rate": 800.0}, {"server": "x"}])
     assert table.splitlines() == ["server  target/s", "node         800", "x              -"]

@@ -21,21 +21,27 @@ import functools
 import gc
 import logging
 import random
-import tempfile
 import time
 from array import array
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from core.process import raise_open_files_limit
+from loadtest.harness import (
+    CommonOptions,
+    add_common_arguments,
+    common_options,
+    kept_log,
+    options_json,
+    require_open_files,
+    workspace,
+)
 from loadtest.procs import CpuMeter, rss_bytes, tree_rss_bytes
 from loadtest.rate import Pacer
-from loadtest.report import Column, Summary, format_table, write_json
-from loadtest.servers import DEFAULT_ORG, TARGETS, Identity, Settings, Target
+from loadtest.report import LOAD_COLUMNS, Column, Summary, format_table, write_json
+from loadtest.servers import TARGETS, Identity, Target
 from loadtest.wire import ACK_LOST, SocketIOClient, WireError, close_many, connect_many
 
 log = logging.getLogger("loadtest.chat_fanout")
@@ -47,7 +53,7 @@ _MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
-class Options:
+class Options(CommonOptions):
     servers: tuple[str, ...] = ("xietong", "node", "python")
     clients: int = 1000
     groups: int = 20
@@ -58,12 +64,7 @@ class Options:
     late_ms: float = 1000.0
     idle_sockets: int = 1000
     settle: float = 1.0
-    connect_concurrency: int = 50
-    login_concurrency: int = 20
-    org: Path = DEFAULT_ORG
-    out: Path | None = None
     seed: int = 1
-    workdir: Path | None = None
 
     def validate(self) -> None:
         unknown = [s for s in self.servers if s not in TARGETS]
@@ -403,7 +404,7 @@ async def measure_idle(target: Target, identities: Sequence[Identity],
 
 async def run_server(target: Target, session: aiohttp.ClientSession,
                      options: Options) -> ServerResult:
-    result = ServerResult(target.name, log_file=_kept_log(target, options))
+    result = ServerResult(target.name, log_file=kept_log(target, options))
     started = time.perf_counter()
     log.info("%s: starting", target.name)
     await target.start(session)
@@ -437,48 +438,24 @@ async def run_server(target: Target, session: aiohttp.ClientSession,
 async def run(options: Options) -> dict[str, Any]:
     """Run the scenario against every server of `options`; return the report document."""
     options.validate()
-    limit = raise_open_files_limit()
-    needed = options.clients + 2 * options.idle_sockets + 100
-    if limit < needed:
-        raise ValueError(f"open files limit {limit} is below the {needed} sockets needed")
+    require_open_files(options.clients + 2 * options.idle_sockets + 100)
     results: list[ServerResult] = []
-    with contextlib.ExitStack() as stack:
-        workdir = options.workdir
-        if workdir is None:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loadtest-")))
-        settings = Settings(workdir=workdir, org=options.org,
-                            login_concurrency=options.login_concurrency)
-        connector = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            for name in options.servers:
-                target = TARGETS[name](settings)
-                try:
-                    results.append(await run_server(target, session, options))
-                except Exception as exc:
-                    log.exception("%s failed", name)
-                    results.append(ServerResult(name, error=f"{type(exc).__name__}: {exc}",
-                                                log_file=_kept_log(target, options)))
-                finally:
-                    try:
-                        await target.stop()
-                    except BaseException:
-                        target.kill()
-                        raise
-    document = {"scenario": NAME, "options": _options_json(options),
+    async with workspace(options) as (settings, session):
+        for name in options.servers:
+            target = TARGETS[name](settings)
+            try:
+                results.append(await run_server(target, session, options))
+            except Exception as exc:
+                log.exception("%s failed", name)
+                results.append(ServerResult(name, error=f"{type(exc).__name__}: {exc}",
+                                            log_file=kept_log(target, options)))
+            finally:
+                await target.close()
+    document = {"scenario": NAME, "options": options_json(options),
                 "servers": [asdict(r) for r in results]}
     if options.out is not None:
         write_json(options.out, document)
     return document
-
-
-def _kept_log(target: Target, options: Options) -> str | None:
-    """The server's log file, if it outlives the run (a temporary workdir does not)."""
-    return str(target.log_file) if options.workdir is not None else None
-
-
-def _options_json(options: Options) -> dict[str, Any]:
-    values = asdict(options)
-    return {k: str(v) if isinstance(v, Path) else v for k, v in values.items()}
 
 
 # the report -------------------------------------------------------------------------------
@@ -494,9 +471,7 @@ STEP_COLUMNS = [
     Column("lost", "lost"),
     Column("late", "late"),
     Column("errors", "errors"),
-    Column("gen_cpu%", "gen_cpu_pct", "{:.0f}"),
-    Column("srv_cpu%", "srv_cpu_pct", "{:.0f}"),
-    Column("srv_rss_MB", "srv_rss_mb", "{:.0f}"),
+    *LOAD_COLUMNS,
 ]
 
 
@@ -579,22 +554,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--idle-sockets", type=int, default=d.idle_sockets,
         help="RSS is measured with this many and twice as many idle sockets (0: skip)")
     add("--settle", type=float, default=d.settle, help="seconds before reading idle RSS")
-    add("--connect-concurrency", type=int, default=d.connect_concurrency)
-    add("--login-concurrency", type=int, default=d.login_concurrency)
-    add("--org", type=Path, default=d.org, help="directory imported into xietong")
-    add("--out", type=Path, default=None, help="write the results as JSON here")
     add("--seed", type=int, default=d.seed)
-    add("--workdir", type=Path, default=None,
-        help="keep server logs and data here (default: a temporary directory)")
+    add_common_arguments(parser)
 
 
 def options_from(args: argparse.Namespace) -> Options:
-    return Options(servers=tuple(args.servers), clients=args.clients, groups=args.groups,
-                   rates=tuple(args.rates), duration=args.duration, warmup=args.warmup,
-                   drain=args.drain, late_ms=args.late_ms, idle_sockets=args.idle_sockets,
-                   settle=args.settle, connect_concurrency=args.connect_concurrency,
-                   login_concurrency=args.login_concurrency, org=args.org, out=args.out,
-                   seed=args.seed, workdir=args.workdir)
+    return Options(**common_options(args), servers=tuple(args.servers), clients=args.clients,
+                   groups=args.groups, rates=tuple(args.rates), duration=args.duration,
+                   warmup=args.warmup, drain=args.drain, late_ms=args.late_ms,
+                   idle_sockets=args.idle_sockets, settle=args.settle, seed=args.seed)
 
 
 async def main(args: argparse.Namespace) -> int:
