@@ -25,6 +25,12 @@ from core.errors import AppError, BadRequest, Conflict, ErrorCode, Forbidden, No
 _DEFINITIVE = {ErrorCode.FORBIDDEN, ErrorCode.CONFLICT, ErrorCode.BAD_REQUEST,
                ErrorCode.NOT_FOUND, ErrorCode.GONE}
 _EARLIER_WAIT_SECONDS = 5.0
+# Acts whose effects (audit entries, next steps' deliveries, record cards) run at once on a
+# node. The store answers one operation at a time: were every act's effects in its queue
+# together, the few operations each new act needs before its `card:update` would wait
+# behind all of them. Acts past this many still take effect and push at once; only their
+# acknowledgement waits for a turn.
+_EFFECTS_AT_ONCE = 8
 _EARLIER_POLL_SECONDS = 0.05
 
 # Posts a card into a user's work notifications: (user_id, card) -> None.
@@ -52,6 +58,7 @@ class CardService:
         self._default_rules = SimpleRules()
         self._deliver: Deliver | None = None
         self._conversations: CardConversations | None = None
+        self._effects = asyncio.Semaphore(_EFFECTS_AT_ONCE)
 
     def set_delivery(self, deliver: Deliver, conversations: CardConversations) -> None:
         self._deliver = deliver
@@ -203,11 +210,14 @@ class CardService:
         rules = self._rules.get(card.kind, self._default_rules)
         after = await rules.decide(card, user_id, action, clean, iso(self._clock.now()))
         after = replace(after, version=card.version + 1)
-        if not await self._store.replace_if_version(card, after):
+        stored = await self._store.replace_if_version(card, after)
+        if stored is None:
             current = await self._store.get(card_id)
             raise self._stale(current or card, user_id)
+        after = stored
         await self.publish(after)
-        await rules.after_act(card, after)
+        async with self._effects:
+            await rules.after_act(card, after)
         return after.view(user_id)
 
     @staticmethod
@@ -221,16 +231,12 @@ class CardService:
         """`card:update` to every holder and every member of a conversation it was shared
         into, each kind of viewer with its own rendering; it is also in their change feeds."""
         viewers = set(card.holders)
-        if self._conversations is not None:
-            # Read afresh, not from `card`: a share may have landed since it was read.
-            conv_ids = await self._store.conversations_of(card.id)
-            if conv_ids:
-                viewers |= await self._conversations.member_ids(conv_ids)
-        for group in card.viewer_kinds(viewers):
-            view = card.view(next(iter(group)))
-            await self._notifier.durable(group, "card:update",
-                                         {"card_id": card.id, "version": card.version,
-                                          "card": view})
+        if card.conv_ids and self._conversations is not None:
+            viewers |= await self._conversations.member_ids(list(card.conv_ids))
+        await self._notifier.durable_many([
+            (group, "card:update", {"card_id": card.id, "version": card.version,
+                                    "card": card.view(next(iter(group)))})
+            for group in card.viewer_kinds(viewers)])
 
 
 def _check_inputs(action: Action, inputs: dict[str, Any]) -> dict[str, Any]:

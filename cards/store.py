@@ -3,12 +3,14 @@ compare-and-set on its `version`; an act's key is claimed by a unique `_id` firs
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import InsertOne, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from cards.models import Card
+from core.batching import BatchReader, BulkWriter
 from core.crypto import FieldCipher
 from core.mongo import Database, Document
 
@@ -21,6 +23,9 @@ class CardStore:
         self._cards = db["cards"]
         self._acts = db["card_acts"]
         self._cipher = cipher
+        # Many people acting at once: their reads and their keys' records go together.
+        self._reader = BatchReader(self._cards)
+        self._act_writer = BulkWriter(self._acts)
 
     def to_doc(self, card: Card) -> Document:
         return card.to_doc(self._cipher.seal)
@@ -32,7 +37,7 @@ class CardStore:
         await self._cards.insert_one(self.to_doc(card))
 
     async def get(self, card_id: str) -> Card | None:
-        doc = await self._cards.find_one({"_id": card_id})
+        doc = await self._reader.get(card_id)
         return self.from_doc(doc) if doc else None
 
     async def get_many(self, card_ids: list[str]) -> dict[str, Card]:
@@ -41,15 +46,20 @@ class CardStore:
         cursor = self._cards.find({"_id": {"$in": card_ids}})
         return {doc["_id"]: self.from_doc(doc) async for doc in cursor}
 
-    async def replace_if_version(self, before: Card, after: Card) -> bool:
+    async def replace_if_version(self, before: Card, after: Card) -> Card | None:
+        """Store `after` if the card is still at `before`'s version: `after` as stored, with
+        the conversations it is shared into as of that moment (read in the same step, so a
+        share landing meanwhile is never missed), or None if someone else changed it."""
         doc = self.to_doc(after)
         doc.pop("_id")
         # Shares are added beside acts, never through them: an act must not undo one.
         doc.pop("conv_ids")
         updated = await self._cards.find_one_and_update(
             {"_id": before.id, "version": before.version}, {"$set": doc},
-            projection={"_id": 1}, return_document=ReturnDocument.AFTER)
-        return updated is not None
+            projection={"conv_ids": 1}, return_document=ReturnDocument.AFTER)
+        if updated is None:
+            return None
+        return replace(after, conv_ids=tuple(updated.get("conv_ids") or ()))
 
     async def add_conversation(self, card_id: str, conv_id: str) -> bool:
         """Record a share; False when the card was already in that conversation."""
@@ -57,10 +67,6 @@ class CardStore:
             {"_id": card_id, "conv_ids": {"$nin": [conv_id]}},
             {"$addToSet": {"conv_ids": conv_id}}, projection={"_id": 1})
         return shared is not None
-
-    async def conversations_of(self, card_id: str) -> list[str]:
-        doc = await self._cards.find_one({"_id": card_id}, projection={"conv_ids": 1})
-        return list((doc or {}).get("conv_ids") or ())
 
     # idempotency ---------------------------------------------------------------------------
 
@@ -71,16 +77,16 @@ class CardStore:
     async def claim(self, user_id: str, card_id: str, key: str) -> Document | None:
         """Claim the key: None if this call owns it, else the earlier call's record."""
         try:
-            await self._acts.insert_one({"_id": self._act_id(user_id, card_id, key),
-                                         "done": False, "outcome": None})
+            await self._act_writer.write(InsertOne({"_id": self._act_id(user_id, card_id, key),
+                                                    "done": False, "outcome": None}))
         except DuplicateKeyError:
             return await self._acts.find_one({"_id": self._act_id(user_id, card_id, key)})
         return None
 
     async def settle(self, user_id: str, card_id: str, key: str,
                      outcome: dict[str, Any]) -> None:
-        await self._acts.update_one({"_id": self._act_id(user_id, card_id, key)},
-                                    {"$set": {"done": True, "outcome": outcome}})
+        await self._act_writer.write(UpdateOne({"_id": self._act_id(user_id, card_id, key)},
+                                               {"$set": {"done": True, "outcome": outcome}}))
 
     async def release(self, user_id: str, card_id: str, key: str) -> None:
         await self._acts.delete_one({"_id": self._act_id(user_id, card_id, key)})

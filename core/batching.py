@@ -1,4 +1,4 @@
-"""Writes that arrive together go to MongoDB together.
+"""Writes that arrive together go to MongoDB together; so do reads by id.
 
 Concurrent callers each await their own write; the writes queued while a batch is in flight
 leave as the next single unordered `bulk_write`. Under load this turns hundreds of round
@@ -64,3 +64,44 @@ def _error(error: dict[str, Any]) -> OperationFailure:
     if code == _DUPLICATE_KEY:
         return DuplicateKeyError(message, code, error)
     return OperationFailure(message, code, error)
+
+
+class BatchReader:
+    """Reads by `_id` that arrive together leave as one `find` with `$in`: the reads queued
+    while one is in flight go next, together. A read never returns a document older than
+    the moment it was asked for, since its batch leaves after it is queued."""
+
+    def __init__(self, collection: AsyncCollection[Document], max_batch: int = 500,
+                 projection: dict[str, Any] | None = None) -> None:
+        self._collection = collection
+        self._max_batch = max_batch
+        self._projection = projection
+        self._queue: list[tuple[Any, asyncio.Future[Document | None]]] = []
+        self._reading: asyncio.Task[None] | None = None
+
+    async def get(self, doc_id: Any) -> Document | None:
+        future: asyncio.Future[Document | None] = asyncio.get_running_loop().create_future()
+        self._queue.append((doc_id, future))
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.create_task(self._drain(), name="batch-reader")
+        return await asyncio.shield(future)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:self._max_batch], self._queue[self._max_batch:]
+            await self._read(batch)
+
+    async def _read(self, batch: list[tuple[Any, asyncio.Future[Document | None]]]) -> None:
+        try:
+            ids = list(dict.fromkeys(doc_id for doc_id, _ in batch))
+            found = {doc["_id"]: doc
+                     async for doc in self._collection.find({"_id": {"$in": ids}},
+                                                             self._projection)}
+        except BaseException as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for doc_id, future in batch:
+            if not future.done():
+                future.set_result(found.get(doc_id))

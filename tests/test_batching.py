@@ -1,4 +1,4 @@
-"""BulkWriter: concurrent writes leave together, each caller gets its own outcome."""
+"""BulkWriter and BatchReader: what arrives together leaves together; each caller gets its own."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from pymongo import InsertOne, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
-from core.batching import BulkWriter
+from core.batching import BatchReader, BulkWriter
 from core.mongo import Database, connect_mongo
 from tests.conftest import Backends
 
@@ -52,3 +52,30 @@ async def test_a_duplicate_fails_only_its_own_write(db: Database) -> None:
     assert isinstance(results[1], DuplicateKeyError)
     assert await db.items.find_one({"_id": 1}) == {"_id": 1, "key": "a", "seen": True}
     assert await db.items.count_documents({}) == 1
+
+
+async def test_concurrent_reads_by_id_go_together_and_each_gets_its_own_document(
+        db: Database) -> None:
+    await db.items.insert_many([{"_id": n, "v": n * 10} for n in range(100)])
+    finds: list[int] = []
+    original = db.items.find
+
+    def counting(query, *args, **kwargs):  # type: ignore[no-untyped-def]
+        finds.append(len(query["_id"]["$in"]))  # the real call, counted
+        return original(query, *args, **kwargs)
+
+    items = db.items
+    items.find = counting  # type: ignore[method-assign]
+    reader = BatchReader(items)
+    wanted = [*range(100), 7, 500]
+    found = await asyncio.gather(*[reader.get(n) for n in wanted])
+    assert [d["v"] if d else None for d in found] == [n * 10 for n in range(100)] + [70, None]
+    assert len(finds) <= 3 and sum(finds) == 101
+
+
+async def test_a_read_queued_after_a_write_sees_it(db: Database) -> None:
+    reader = BatchReader(db.items)
+    await db.items.insert_one({"_id": "k", "v": 1})
+    assert (await reader.get("k") or {})["v"] == 1
+    await db.items.update_one({"_id": "k"}, {"$set": {"v": 2}})
+    assert (await reader.get("k") or {})["v"] == 2

@@ -4,9 +4,11 @@ substitute of a substitute is not asked), so a loop can never form."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from cards.flows.forms import zoned_time
+from core.batching import BatchReader
 from core.clock import Clock, iso
 from core.errors import BadRequest
 from core.mongo import Database
@@ -16,6 +18,8 @@ class Delegations:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._delegations = db["delegations"]
         self._clock = clock
+        # Every step of every flow asks: the questions of acts arriving together go together.
+        self._reader = BatchReader(self._delegations)
 
     async def set(self, user_id: str, substitute: str | None, until: str | None) -> dict[str, Any]:
         if substitute is None:
@@ -35,8 +39,6 @@ class Delegations:
         if not user_ids:
             return {}
         now = iso(self._clock.now())
-        found: dict[str, str] = {}
-        async for doc in self._delegations.find({"_id": {"$in": user_ids}}):
-            if doc.get("until") is None or doc["until"] > now:
-                found[doc["_id"]] = doc["to"]
-        return found
+        docs = await asyncio.gather(*(self._reader.get(u) for u in dict.fromkeys(user_ids)))
+        return {doc["_id"]: doc["to"] for doc in docs
+                if doc is not None and (doc.get("until") is None or doc["until"] > now)}

@@ -190,8 +190,9 @@ class OAIntegration:
             after = None if card is None else show_outcome(card, job.id, outcome)
             if card is None or after is None:
                 return
-            if await self._store.replace_if_version(card, after):
-                await self._cards.publish(after)
+            stored = await self._store.replace_if_version(card, after)
+            if stored is not None:
+                await self._cards.publish(stored)
                 return
         raise Conflict(f"card {job.card_id} kept changing; its callback outcome will be "
                        "shown on a later attempt")

@@ -9,6 +9,7 @@ from typing import Any
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from core.batching import BatchReader
 from core.directory.models import Department, User
 from core.mongo import Database, Document
 
@@ -35,6 +36,8 @@ class DirectoryStore:
         self._users = db["users"]
         self._departments = db["departments"]
         self._meta = db["meta"]
+        # Every socket event and act looks its user up: those arriving together go together.
+        self._user_reader = BatchReader(self._users, projection=USER_PROJECTION)
 
     async def ensure_indexes(self) -> None:
         await self._users.create_index([("dept_id", ASCENDING)])
@@ -44,7 +47,7 @@ class DirectoryStore:
     # users -------------------------------------------------------------------------------
 
     async def get_user(self, user_id: str) -> User | None:
-        doc = await self._users.find_one({"_id": user_id}, USER_PROJECTION)
+        doc = await self._user_reader.get(user_id)
         return user_from_doc(doc) if doc else None
 
     async def get_users(self, user_ids: Iterable[str]) -> dict[str, User]:
