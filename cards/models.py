@@ -142,7 +142,7 @@ class Card:
                 "timeline": list(self.timeline), "flow": self.flow,
                 "created_at": self.created_at, "version": self.version,
                 "applicant": self.applicant, "meta": self.meta,
-                # Queryable copies for the todo and done boxes.
+                # Queryable copies for the to-do and done boxes.
                 "pending_ids": sorted(self.can_act),
                 "acted_ids": sorted({t["actor_id"] for t in self.timeline})}
 

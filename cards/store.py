@@ -96,7 +96,7 @@ class CardStore:
 
 
 class BoxQueries:
-    """The todo, done and mine boxes of flow cards, from the card documents' id arrays."""
+    """The to-do, done and mine boxes of flow cards, from the card documents' id arrays."""
 
     def __init__(self, db: Database, store: CardStore) -> None:
         self._cards = db["cards"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ class Step:
         return cls(name, (person,), actions)
 
 
-class FlowDefinition:
+class FlowDefinition(ABC):
     """A flow as data for the one engine: its form, its steps, and what its decisions do.
     Each flow module subclasses this, setting what differs from these defaults."""
 
@@ -60,9 +61,9 @@ class FlowDefinition:
     # The form field listing file ids (uploaded with `for=card`) to put on the card.
     attachments: str | None = None
 
+    @abstractmethod
     def parse(self, form: dict[str, Any]) -> dict[str, Any]:
         """The validated form; `BadRequest` naming the field otherwise."""
-        raise NotImplementedError
 
     def admit(self, applicant: str, routing: Routing, form: dict[str, Any], org: OrgTree,
               followed: Card | None) -> dict[str, Any]:
@@ -71,14 +72,14 @@ class FlowDefinition:
         the form, completed from what it follows."""
         return form
 
+    @abstractmethod
     def fields(self, form: dict[str, Any]) -> Sequence[Field | tuple[str, str]]:
         """The card's fields for a parsed form."""
-        raise NotImplementedError
 
+    @abstractmethod
     def chain(self, applicant: str, routing: Routing, form: dict[str, Any],
               org: OrgTree) -> list[Step]:
         """The steps, resolved from the directory as it is now."""
-        raise NotImplementedError
 
     def deadline_hours(self, form: dict[str, Any]) -> float:
         return self.step_hours
