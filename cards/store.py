@@ -4,6 +4,7 @@ compare-and-set on its `version`; an act's key is claimed by a unique `_id` firs
 from __future__ import annotations
 
 from dataclasses import replace
+from enum import StrEnum
 from typing import Any
 
 from pymongo import InsertOne, ReturnDocument, UpdateOne
@@ -95,6 +96,14 @@ class CardStore:
         return await self._acts.find_one({"_id": self._act_id(user_id, card_id, key)})
 
 
+class Box(StrEnum):
+    """The boxes of `flow:list` (PROTOCOL §4): the wire names, defined here only."""
+
+    TO_DO = "todo"  # the protocol's name of the box of cards awaiting the user's act
+    DONE = "done"
+    MINE = "mine"
+
+
 class BoxQueries:
     """The to-do, done and mine boxes of flow cards, from the card documents' id arrays."""
 
@@ -109,7 +118,7 @@ class BoxQueries:
     def _query(box: str, user_id: str) -> Document:
         # `$all` of one, not equality: nx-27017 answers equality on an array from an index
         # that a `$set` of the array leaves stale (tests/test_mongo_conformance.py).
-        if box == "todo":
+        if box == Box.TO_DO:
             return {"pending_ids": {"$all": [user_id]}, "flow": {"$ne": None}}
         if box == "done":
             return {"acted_ids": {"$all": [user_id]}, "flow": {"$ne": None}}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
+from cards.store import Box
 from signaling.schemas import Strict
 
 
@@ -22,7 +23,7 @@ class FlowStart(BaseModel):
 
 class FlowList(BaseModel):
     model_config = Strict
-    box: Literal["todo", "done", "mine"]
+    box: Box
     limit: int = Field(default=50, ge=1, le=200)
 
 

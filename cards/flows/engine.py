@@ -18,13 +18,11 @@ from cards.flows.follows import FollowLinks
 from cards.models import Action, Card
 from cards.rules import timeline_entry
 from cards.service import CardService
-from cards.store import BoxQueries
+from cards.store import Box, BoxQueries
 from core.directory.models import Role
 from core.directory.service import DirectoryService
 from core.errors import BadRequest, Forbidden, NotFound
 from core.masking import mask
-
-BOXES = ("todo", "done", "mine")
 
 
 class CardFile(Protocol):
@@ -156,10 +154,10 @@ class FlowEngine:
         return await self._audit.verify(instance_id)
 
     async def list_box(self, user_id: str, box: str, limit: int = 50) -> dict[str, Any]:
-        if box not in BOXES:
-            raise BadRequest(f"box: one of {', '.join(BOXES)}")
+        if box not in set(Box):
+            raise BadRequest(f"box: one of {', '.join(Box)}")
         cards = await self._boxes.cards_in(box, user_id, limit)
-        counts = {name: await self._boxes.count(name, user_id) for name in BOXES}
+        counts = {str(name): await self._boxes.count(name, user_id) for name in Box}
         items = [{"instance_id": c.id, "card_id": c.id, "flow": c.flow, "title": c.title,
                   "status": c.status, "applicant": c.applicant, "created_at": c.created_at,
                   "card": c.view(user_id)} for c in cards]
