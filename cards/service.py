@@ -21,15 +21,16 @@ from cards.store import CardStore
 from chat.changes import Notifier
 from core.clock import Clock, iso
 from core.errors import AppError, BadRequest, Conflict, ErrorCode, Forbidden, NotFound
+from core.priority import Urgency
 
 _DEFINITIVE = {ErrorCode.FORBIDDEN, ErrorCode.CONFLICT, ErrorCode.BAD_REQUEST,
                ErrorCode.NOT_FOUND, ErrorCode.GONE}
 _EARLIER_WAIT_SECONDS = 5.0
-# Acts whose effects (audit entries, next steps' deliveries, record cards) run at once on a
-# node. The store answers one operation at a time: were every act's effects in its queue
-# together, the few operations each new act needs before its `card:update` would wait
-# behind all of them. Acts past this many still take effect and push at once; only their
-# acknowledgement waits for a turn.
+# An act's effects (audit entries, next steps' deliveries, record cards) wait while other
+# acts are on their way to their `card:update` (core/priority.py), at most this long; then
+# at most so many acts' effects run at once on a node. Acts past this many still take effect
+# and push at once; only their acknowledgement waits for a turn.
+_EFFECTS_MAX_DEFER_SECONDS = 1.0
 _EFFECTS_AT_ONCE = 8
 _EARLIER_POLL_SECONDS = 0.05
 
@@ -59,6 +60,7 @@ class CardService:
         self._deliver: Deliver | None = None
         self._conversations: CardConversations | None = None
         self._effects = asyncio.Semaphore(_EFFECTS_AT_ONCE)
+        self._urgency = Urgency(_EFFECTS_MAX_DEFER_SECONDS)
 
     def set_delivery(self, deliver: Deliver, conversations: CardConversations) -> None:
         self._deliver = deliver
@@ -161,11 +163,26 @@ class CardService:
 
     async def act(self, user_id: str, card_id: str, action_id: str, version: int, key: str,
                   inputs: dict[str, Any]) -> dict[str, Any]:
-        earlier = await self._store.claim(user_id, card_id, key)
+        with self._urgency.urgent() as pushed:
+            return await self._claimed_act(user_id, card_id, action_id, version, key, inputs,
+                                           pushed)
+
+    async def _claimed_act(self, user_id: str, card_id: str, action_id: str, version: int,
+                           key: str, inputs: dict[str, Any],
+                           pushed: Callable[[], None]) -> dict[str, Any]:
+        # The card is read while the key is claimed: a read taken a moment before the claim
+        # is no staler than one after it, since the compare-and-set decides either way.
+        earlier, card = await asyncio.gather(self._store.claim(user_id, card_id, key),
+                                             self._store.get(card_id), return_exceptions=True)
+        if isinstance(earlier, BaseException):
+            raise earlier
         if earlier is not None:
+            pushed()
             return await self._repeat(user_id, card_id, key, earlier)
         try:
-            view = await self._act(user_id, card_id, action_id, version, inputs)
+            if isinstance(card, BaseException):
+                raise card
+            view = await self._act(user_id, card_id, card, action_id, version, inputs, pushed)
         except AppError as exc:
             if exc.code in _DEFINITIVE:
                 await self._store.settle(user_id, card_id, key, {"error": exc.to_wire()})
@@ -194,9 +211,9 @@ class CardService:
             raise _replayed(outcome["error"])
         return outcome["card"]  # type: ignore[no-any-return]
 
-    async def _act(self, user_id: str, card_id: str, action_id: str, version: int,
-                   inputs: dict[str, Any]) -> dict[str, Any]:
-        card = await self._store.get(card_id)
+    async def _act(self, user_id: str, card_id: str, card: Card | None, action_id: str,
+                   version: int, inputs: dict[str, Any],
+                   pushed: Callable[[], None]) -> dict[str, Any]:
         if card is None:
             raise NotFound(f"no card {card_id}")
         if user_id not in card.holders:
@@ -216,6 +233,8 @@ class CardService:
             raise self._stale(current or card, user_id)
         after = stored
         await self.publish(after)
+        pushed()
+        await self._urgency.calm()
         async with self._effects:
             await rules.after_act(card, after)
         return after.view(user_id)

@@ -7,13 +7,21 @@ from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
-from pymongo import InsertOne, ReturnDocument, UpdateOne
+from pymongo import InsertOne, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from cards.models import Card
-from core.batching import BatchReader, BulkWriter
+from core.batching import BatchReader, BulkWriter, VersionedWriter
 from core.crypto import FieldCipher
 from core.mongo import Database, Document
+
+# Set by others than acts: the id, the version (by the compare-and-set itself), and shares,
+# which are added beside acts, never through them, so that an act cannot undo one.
+_NOT_BY_ACTS = frozenset({"_id", "version", "conv_ids"})
+
+
+def _unsealed(value: str) -> str:
+    return value
 
 
 class CardStore:
@@ -27,6 +35,7 @@ class CardStore:
         # Many people acting at once: their reads and their keys' records go together.
         self._reader = BatchReader(self._cards)
         self._act_writer = BulkWriter(self._acts)
+        self._versioned = VersionedWriter(self._cards, projection={"conv_ids": 1})
 
     def to_doc(self, card: Card) -> Document:
         return card.to_doc(self._cipher.seal)
@@ -49,15 +58,17 @@ class CardStore:
 
     async def replace_if_version(self, before: Card, after: Card) -> Card | None:
         """Store `after` if the card is still at `before`'s version: `after` as stored, with
-        the conversations it is shared into as of that moment (read in the same step, so a
-        share landing meanwhile is never missed), or None if someone else changed it."""
-        doc = self.to_doc(after)
-        doc.pop("_id")
-        # Shares are added beside acts, never through them: an act must not undo one.
-        doc.pop("conv_ids")
-        updated = await self._cards.find_one_and_update(
-            {"_id": before.id, "version": before.version}, {"$set": doc},
-            projection={"conv_ids": 1}, return_document=ReturnDocument.AFTER)
+        the conversations it is shared into (read after the write, so a share that landed
+        before it is never missed), or None if someone else changed it."""
+        # Only what changed: the embedded store's cost of an update grows with what it sets.
+        # Compared unsealed, since each sealing of a value differs.
+        was = before.to_doc(_unsealed)
+        changes = {key: value for key, value in after.to_doc(_unsealed).items()
+                   if was.get(key) != value and key not in _NOT_BY_ACTS}
+        if "fields" in changes:
+            changes["fields"] = self.to_doc(after)["fields"]
+        # Acts arriving together go to the store together (core/batching.py).
+        updated = await self._versioned.replace_if_version(before.id, before.version, changes)
         if updated is None:
             return None
         return replace(after, conv_ids=tuple(updated.get("conv_ids") or ()))

@@ -17,7 +17,7 @@ from typing import Any
 from pymongo import DESCENDING, InsertOne
 from redis.asyncio import Redis
 
-from core.batching import BulkWriter
+from core.batching import BulkWriter, ScriptBatch
 from core.bus import DomainEvent, EventBus
 from core.clock import Clock, iso
 from core.errors import BadRequest, Gone
@@ -57,7 +57,8 @@ class ChangeFeed:
         self._keys = keys
         self._clock = clock
         self._retention = retention
-        self._next = redis.register_script(_NEXT)
+        # The keys of many events at once (a burst of acts) go as one call of the script.
+        self._next = ScriptBatch(redis.register_script(_NEXT))
 
     async def ensure_indexes(self) -> None:
         await self._changes.create_index([("user_id", 1), ("cursor", 1)], unique=True)
@@ -67,14 +68,14 @@ class ChangeFeed:
         return self._keys("chat", "feed", user_id)
 
     async def _allocate(self, user_ids: list[str]) -> list[int]:
-        cursors = [int(c) for c in await self._next(keys=[self._key(u) for u in user_ids])]
+        cursors = [int(c) for c in await self._next.call([self._key(u) for u in user_ids])]
         missing = [u for u, c in zip(user_ids, cursors, strict=True) if c < 0]
         if not missing:
             return cursors
         for user_id in missing:
             await self._seed(user_id)
-        again = dict(zip(missing, [int(c) for c in await self._next(
-            keys=[self._key(u) for u in missing])], strict=True))
+        again = dict(zip(missing, [int(c) for c in await self._next.call(
+            [self._key(u) for u in missing])], strict=True))
         return [again.get(u, c) if c < 0 else c for u, c in zip(user_ids, cursors, strict=True)]
 
     async def _seed(self, user_id: str) -> None:

@@ -1,4 +1,4 @@
-"""BulkWriter and BatchReader: what arrives together leaves together; each caller gets its own."""
+"""core/batching.py: what arrives together leaves together; each caller gets its own outcome."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from uuid import uuid4
 import pytest
 from pymongo import InsertOne, UpdateOne
 from pymongo.errors import DuplicateKeyError
+from redis.asyncio import Redis
 
-from core.batching import BatchReader, BulkWriter
+from core.batching import WRITERS, BatchReader, BulkWriter, ScriptBatch, VersionedWriter
 from core.mongo import Database, connect_mongo
 from tests.conftest import Backends
 
@@ -79,3 +80,69 @@ async def test_a_read_queued_after_a_write_sees_it(db: Database) -> None:
     assert (await reader.get("k") or {})["v"] == 1
     await db.items.update_one({"_id": "k"}, {"$set": {"v": 2}})
     assert (await reader.get("k") or {})["v"] == 2
+
+
+async def test_of_compare_and_sets_racing_on_one_version_exactly_one_wins_per_document(
+        db: Database) -> None:
+    await db.items.insert_many([{"_id": n, "version": 1, "by": None} for n in range(20)])
+    writer = VersionedWriter(db.items, projection={"by": 1})
+    # Five writers per document, all at version 1, all in flight together.
+    outcomes = await asyncio.gather(*[writer.replace_if_version(n, 1, {"by": w})
+                                      for n in range(20) for w in range(5)])
+    for n in range(20):
+        mine = outcomes[n * 5:(n + 1) * 5]
+        winners = [w for w, doc in enumerate(mine) if doc is not None]
+        assert len(winners) == 1, f"document {n}: winners {winners}"
+        stored = await db.items.find_one({"_id": n})
+        assert stored is not None
+        assert stored["version"] == 2 and stored["by"] == winners[0]
+        assert mine[winners[0]] == {"_id": n, "by": winners[0], WRITERS: stored[WRITERS]}
+
+
+async def test_a_compare_and_set_knows_it_won_even_after_a_later_writer_moved_on(
+        db: Database) -> None:
+    await db.items.insert_one({"_id": "d", "version": 1, "n": 0})
+    writer = VersionedWriter(db.items)
+    # In one batch: the write from 1 to 2, a loser at 1, and the next write from 2 to 3
+    # (an unordered bulk write may apply them in any order; each learns its own fate).
+    first, loser, second = await asyncio.gather(
+        writer.replace_if_version("d", 1, {"n": 1}),
+        writer.replace_if_version("d", 1, {"n": 99}),
+        writer.replace_if_version("d", 2, {"n": 2}))
+    assert (first is None) != (loser is None)
+    stored = await db.items.find_one({"_id": "d"})
+    assert stored is not None
+    # The third applies only if the server ran it after the one that won; it says so.
+    assert (second is not None) == (stored["version"] == 3)
+    assert stored["n"] == (2 if second is not None else 1 if first is not None else 99)
+
+
+async def test_a_compare_and_set_on_a_stale_or_missing_document_loses(db: Database) -> None:
+    await db.items.insert_one({"_id": "d", "version": 5})
+    writer = VersionedWriter(db.items)
+    assert await writer.replace_if_version("d", 4, {"x": 1}) is None
+    assert await writer.replace_if_version("nope", 1, {"x": 1}) is None
+    assert await db.items.find_one({"_id": "d"}) == {"_id": "d", "version": 5}
+
+
+async def test_script_calls_arriving_together_go_as_one_and_each_gets_its_own_answers(
+        backends: Backends) -> None:
+    redis = Redis.from_url(backends.redis.url)
+    prefix = f"t:{uuid4().hex[:8]}:"
+    script = redis.register_script(
+        "local out = {} for i, key in ipairs(KEYS) do out[i] = redis.call('INCR', key) end "
+        "return out")
+    calls: list[int] = []
+
+    async def counting(keys: list[str]) -> list[int]:
+        calls.append(len(keys))  # the real call, counted
+        return await script(keys=keys)  # type: ignore[no-any-return]
+
+    batch = ScriptBatch(counting)  # type: ignore[arg-type]
+    answers = await asyncio.gather(*[batch.call([f"{prefix}a", f"{prefix}{n}"])
+                                     for n in range(50)])
+    # Every caller's own keys, in its order; the shared key counted once per caller.
+    assert sorted(a[0] for a in answers) == list(range(1, 51))
+    assert all(a[1] == 1 for a in answers)
+    assert len(calls) <= 3 and sum(calls) == 100
+    await redis.aclose()

@@ -87,6 +87,24 @@ async def test_demo_routing_for_a_leave_goes_director_deputy_chief(api: Api) -> 
     assert routing["unit_hr"] == "hr" and routing["parent_unit_id"] is None
 
 
+async def test_routing_follows_a_person_moved_to_another_department_by_import(
+        api: Api) -> None:
+    admin = await api.token("admin")
+    status, body = await api.call("GET", "/api/v1/directory/users/staff02/routing", token=admin)
+    before = body["routing"]
+    moved = copy.deepcopy(demo_directory())
+    person = next(u for u in moved["users"] if u["username"] == "staff02")
+    other = next(d for d in moved["departments"]
+                 if d.get("head") and d["id"] != before["dept_id"]
+                 and d["head"] != before["department_head"])
+    person["dept_id"] = other["id"]
+    status, _ = await api.call("POST", "/api/v1/directory/import", moved, token=admin)
+    assert status == 200
+    status, body = await api.call("GET", "/api/v1/directory/users/staff02/routing", token=admin)
+    assert body["routing"]["dept_id"] == other["id"]
+    assert body["routing"]["department_head"] == other["head"]
+
+
 async def test_only_admins_import(api: Api) -> None:
     status, _ = await api.call("POST", "/api/v1/directory/import", demo_directory(),
                                token=await api.token("staff01"))

@@ -53,6 +53,9 @@ class DirectoryService:
         self._tree = OrgTree(())
         self._tree_version = -1
         self._tree_checked_at = float("-inf")
+        # Each person's department, for routing: only an import changes it, and an import
+        # moves the tree's version, which empties this.
+        self._dept_of: dict[str, str | None] = {}
 
     async def get_tree(self) -> OrgTree:
         """The department tree, reloaded when another node's import has changed it."""
@@ -62,6 +65,7 @@ class DirectoryService:
             if version != self._tree_version:
                 self._tree = OrgTree(await self._store.all_departments())
                 self._tree_version = version
+                self._dept_of = {}
             self._tree_checked_at = now
         return self._tree
 
@@ -94,17 +98,26 @@ class DirectoryService:
         return await self._store.active_user_ids(tree.descendants(dept_id))
 
     async def get_routing(self, user_id: str) -> Routing:
-        user = await self.get_user(user_id)
         tree = await self.get_tree()
-        parent_unit = tree.parent_unit(user.dept_id)
+        dept_id = await self._department_of(user_id)
+        parent_unit = tree.parent_unit(dept_id)
         return Routing(
-            user_id=user.id, dept_id=user.dept_id,
-            department_head=tree.department_head(user.dept_id),
-            leader_in_charge=tree.leader_in_charge(user.dept_id),
-            unit=tree.unit_of(user.dept_id), unit_head=tree.unit_head(user.dept_id),
+            user_id=user_id, dept_id=dept_id,
+            department_head=tree.department_head(dept_id),
+            leader_in_charge=tree.leader_in_charge(dept_id),
+            unit=tree.unit_of(dept_id), unit_head=tree.unit_head(dept_id),
             parent_unit=parent_unit,
             parent_unit_head=parent_unit.head if parent_unit else None,
-            unit_hr=tree.unit_hr(user.dept_id))
+            unit_hr=tree.unit_hr(dept_id))
+
+    async def _department_of(self, user_id: str) -> str | None:
+        if user_id in self._dept_of:
+            return self._dept_of[user_id]
+        version = self._tree_version
+        user = await self.get_user(user_id)
+        if version == self._tree_version:  # not read across a change of the directory
+            self._dept_of[user_id] = user.dept_id
+        return user.dept_id
 
     async def do_import(self, raw: Any) -> ImportResult:
         data = parse_directory_file(raw)
