@@ -58,6 +58,9 @@ from core.mongo import Database, Document, connect_mongo, ping
 from core.presence.service import PresencePolicy, PresenceService
 from core.presence.store import PresenceStore
 from core.redis import Keys, connect_redis
+from rooms.catalogue import RoomCatalogue
+from rooms.catalogue_store import RoomStore
+from rooms.demo import seed_demo_rooms
 from signaling.card_events import CardEvents
 from signaling.chat_events import ChatEvents
 from signaling.errors import error_middleware
@@ -72,6 +75,7 @@ from signaling.rest.directory import DirectoryRoutes
 from signaling.rest.files import FileRoutes
 from signaling.rest.flows import FlowRoutes
 from signaling.rest.ops import OpsRoutes
+from signaling.rest.rooms import RoomRoutes
 from signaling.websocket import DirectSockets
 from signaling.websocket import install as install_websocket
 
@@ -96,6 +100,7 @@ class Services:
     cards: CardService
     deadlines: Deadlines
     integration: OAIntegration
+    rooms: RoomCatalogue
 
 
 @dataclass
@@ -273,8 +278,13 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
         config.card_callback_timeout, config.card_callback_attempts,
         config.card_callback_backoff), cipher)
     await integration.ensure_indexes()
+    room_store = RoomStore(db)
+    await room_store.ensure_indexes()
+    if config.demo:
+        log.info("demo rooms: %d added", await seed_demo_rooms(room_store))
+    rooms = RoomCatalogue(room_store, directory, clock)
     services = Services(bus, directory, auth, presence, conversations, messages, feed, files,
-                        receipts, urgent, cards, deadlines, integration)
+                        receipts, urgent, cards, deadlines, integration, rooms=rooms)
 
     direct = DirectSockets()
     manager = RedisFanout(redis_url, channel=keys("socketio"))
@@ -299,6 +309,7 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     FlowRoutes(flows, context).register(app)
     AppRoutes(integration.apps, context).register(app)
     CardRoutes(integration).register(app)
+    RoomRoutes(rooms, context).register(app)
 
     async def check_redis() -> object:
         return await redis.ping()

@@ -594,3 +594,43 @@ async def test_add_to_set_on_an_existing_array_adds_each_value_once(db: Database
                                          {"$addToSet": {"card_ids": card_id}})
     found = await db.attachments.find_one({"_id": "f"})
     assert found is not None and found["card_ids"] == ["c1", "c2"]
+
+
+async def test_room_search_combines_in_gte_equality_and_all_sorted_by_two_keys(
+        db: Database) -> None:
+    await db.rooms.create_index([("status", ASCENDING), ("capacity", ASCENDING)])
+    await db.rooms.insert_many([
+        {"_id": "a", "name": "B", "capacity": 10, "status": "active", "building": "x",
+         "equipment": ["projector", "wifi"]},
+        {"_id": "b", "name": "A", "capacity": 10, "status": "maintenance", "building": "x",
+         "equipment": ["wifi"]},
+        {"_id": "c", "name": "C", "capacity": 50, "status": "retired", "building": "x",
+         "equipment": ["wifi"]},
+        {"_id": "d", "name": "D", "capacity": 8, "status": "active", "building": "x",
+         "equipment": ["wifi"]},
+        {"_id": "e", "name": "E", "capacity": 30, "status": "active", "building": "y",
+         "equipment": ["wifi"]}])
+    query = {"status": {"$in": ["active", "maintenance"]}, "capacity": {"$gte": 10},
+             "building": "x", "equipment": {"$all": ["wifi"]}}
+    assert await ids(db.rooms.find(query).sort([("capacity", ASCENDING), ("name", ASCENDING)])
+                     ) == ["b", "a"]
+
+
+async def test_find_one_and_update_upsert_with_set_takes_the_id_from_the_filter(
+        db: Database) -> None:
+    for buildings in (["东楼"], ["西楼"]):
+        found = await db.room_scopes.find_one_and_update(
+            {"_id": "bmgr"}, {"$set": {"buildings": buildings, "dept_ids": []}}, upsert=True,
+            return_document=ReturnDocument.AFTER)
+        assert found == {"_id": "bmgr", "buildings": buildings, "dept_ids": []}
+    assert await db.room_scopes.count_documents({}) == 1
+
+
+async def test_a_document_of_nested_arrays_and_documents_inserted_whole_reads_back(
+        db: Database) -> None:
+    changes = {"equipment": [["wifi"], ["projector", "wifi"]],
+               "open_hours": [None, {"start": "08:00", "end": "18:00"}], "area_m2": [None, 3.5]}
+    await db.room_edits.insert_one({"_id": "r:1", "room_id": "r", "version": 1,
+                                    "changes": changes})
+    found = await db.room_edits.find_one({"_id": "r:1"})
+    assert found is not None and found["changes"] == changes
