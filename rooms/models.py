@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from enum import StrEnum
 from typing import Any
@@ -122,7 +122,6 @@ class Booking:
     created_at: datetime | None = None
     # Why it ended (cancelled, rejected, released), when it did.
     reason: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_wire(self) -> dict[str, Any]:
         return {"id": self.id, "room_id": self.room_id, "title": self.title,
