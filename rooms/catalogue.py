@@ -12,8 +12,7 @@ Changes are compare-and-set on the room's `version`. A change that names the ver
 made against fails with `conflict` (carrying the current room) if the room moved on meanwhile;
 one that names none is applied to whatever the room is now, re-read and retried until it lands,
 so concurrent edits of different fields all land. Each change that lands appends one entry to
-the room's edit log and is told to every listener registered with `on_change` (the bookings
-service shows live status from it and cancels a retired room's bookings)."""
+the room's edit log and is told to every listener registered with `on_change`."""
 
 from __future__ import annotations
 
@@ -114,9 +113,6 @@ class RoomCatalogue:
             raise NotFound(f"no room {room_id}")
         return room
 
-    async def get_many(self, room_ids: Iterable[str]) -> dict[str, Room]:
-        return await self._store.get_many(room_ids)
-
     async def search(self, *, min_capacity: int | None = None, equipment: Iterable[str] = (),
                      building: str | None = None,
                      statuses: Iterable[RoomStatus] | None = None,
@@ -207,12 +203,6 @@ class RoomCatalogue:
                                {"room": now.to_wire()})
         raise Conflict(f"room {room_id} is changing too often; retry")
 
-    async def set_status(self, actor_id: str, room_id: str, status: RoomStatus,
-                         reason: str | None = None, version: int | None = None) -> Room:
-        """Active, or maintenance (with a reason), or retired: an update of `status`."""
-        return await self.update(actor_id, room_id,
-                                 {"status": str(status), "status_reason": reason}, version)
-
     async def retire(self, actor_id: str, room_id: str, version: int | None = None) -> Room:
         """Take the room out of use for good (it stays readable); retiring a retired room
         changes nothing."""
@@ -225,15 +215,14 @@ class RoomCatalogue:
 
     # scopes ------------------------------------------------------------------------------
 
-    async def set_scope(self, admin_id: str, user_id: str, buildings: Iterable[str],
-                        dept_ids: Iterable[str]) -> RoomScope:
+    async def set_scope(self, admin_id: str, user_id: str, payload: Any) -> RoomScope:
         """Replace what a room manager manages beyond the rooms naming them (admins only).
         The scope takes effect while the user holds the `room_manager` role."""
         admin = await self._directory.get_user(admin_id)
         if not admin.has_role(Role.ADMIN):
             raise Forbidden("administrators only")
         await self._directory.get_user(user_id)
-        form = parse_form(ScopeForm, {"buildings": list(buildings), "dept_ids": list(dept_ids)})
+        form = parse_form(ScopeForm, payload)
         tree = await self._directory.get_tree()
         for index, dept_id in enumerate(form.dept_ids):
             if dept_id not in tree:

@@ -106,13 +106,6 @@ class RoomStore:
         doc = await self._rooms.find_one({"_id": room_id})
         return Room.from_doc(doc) if doc else None
 
-    async def get_many(self, room_ids: Iterable[str]) -> dict[str, Room]:
-        ids = list(dict.fromkeys(room_ids))
-        if not ids:
-            return {}
-        return {doc["_id"]: Room.from_doc(doc)
-                async for doc in self._rooms.find({"_id": {"$in": ids}})}
-
     async def insert(self, room: Room) -> bool:
         """Store a new room; False when a room with its id exists already."""
         try:

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from core.errors import BadRequest
 from rooms.catalogue import BusyRooms, RoomCatalogue
-from rooms.forms import ScopeForm, parse_form, refusal
+from rooms.forms import refusal
 from rooms.models import RoomStatus
 from signaling.errors import json_response, parse
 from signaling.rest.common import RequestContext, read_json
@@ -75,6 +75,8 @@ class RoomRoutes:
                  availability: BusyRooms | None = None) -> None:
         self._catalogue = catalogue
         self._context = context
+        # The bookings' answer to "which of these rooms are busy then"; until bookings are
+        # served no room has any, so without it every room is free in any window.
         self._availability = availability
 
     def register(self, app: web.Application) -> None:
@@ -142,8 +144,7 @@ class RoomRoutes:
         return json_response({"scope": scope.to_wire()})
 
     async def set_scope(self, request: web.Request) -> web.Response:
-        identity = await self._context.admin(request)
-        form = parse_form(ScopeForm, await read_json(request))
+        identity = await self._context.identity(request)
         scope = await self._catalogue.set_scope(identity.user.id, request.match_info["user_id"],
-                                                form.buildings, form.dept_ids)
+                                                await read_json(request))
         return json_response({"scope": scope.to_wire()})
