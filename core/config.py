@@ -52,6 +52,9 @@ class Config:
     send_rate_window: float = 10
     recall_window: float = 120
     urgent_interval: float = 300
+    # How often each node looks for rooms whose state changes now (bookings start, end, are
+    # released).
+    room_tick: float = 1.0
     file_max_bytes: int = 50 * 1024 * 1024
     changes_retention: float = 7 * 24 * 3600
     ws_compression: bool = False
@@ -193,6 +196,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     take("SEND_RATE_WINDOW", "send_rate_window", _positive(float), "positive seconds")
     take("RECALL_WINDOW", "recall_window", _positive(float), "positive seconds")
     take("URGENT_INTERVAL", "urgent_interval", _positive(float), "positive seconds")
+    take("ROOM_TICK", "room_tick", _positive(float), "positive seconds")
     take("FILE_MAX_BYTES", "file_max_bytes", _positive(int), "a positive number of bytes")
     take("WS_COMPRESSION", "ws_compression", _bool, "a boolean (true/false)")
     take("CHANGES_RETENTION", "changes_retention", _minimum(7 * 24 * 3600.0),

@@ -4,6 +4,7 @@ edge's refusals do (`details.fields: [{"field", "problem"}]`)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
@@ -32,6 +33,7 @@ _HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 MAX_CAPACITY = 5000
 MAX_MANAGERS = 50
 MAX_SCOPE_ITEMS = 200
+MAX_ATTENDEES = 500
 DEFAULT_OPEN_HOURS = {"start": "08:00", "end": "18:00"}
 
 Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -109,6 +111,39 @@ class ScopeForm(BaseModel):
     @classmethod
     def _distinct_items(cls, value: list[str]) -> list[str]:
         return _distinct(value)
+
+
+class BookingForm(BaseModel):
+    """`POST /api/v1/bookings`. `headcount` counts people not named (the booker and the named
+    attendees are counted anyway); `partial` books the free occurrences of a series instead of
+    refusing it when some clash."""
+
+    model_config = _Checked
+    room_id: Name64
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=200)]
+    start: str = Field(max_length=40)
+    end: str = Field(max_length=40)
+    attendees: list[Name64] = Field(default_factory=list, max_length=MAX_ATTENDEES)
+    headcount: int | None = Field(default=None, strict=True, ge=1, le=MAX_CAPACITY)
+    recurrence: dict[str, Any] | None = None
+    partial: bool = Field(default=False, strict=True)
+
+    @field_validator("attendees")
+    @classmethod
+    def _distinct_attendees(cls, value: list[str]) -> list[str]:
+        return _distinct(value)
+
+
+def a_moment(value: str, field: str) -> datetime:
+    """An ISO-8601 time that names its zone, in UTC."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise refusal(field, "an ISO-8601 time with its zone") from exc
+    if moment.tzinfo is None:
+        raise refusal(field, "a time with its zone (…Z or +08:00)")
+    return moment.astimezone(UTC)
 
 
 def _field(loc: tuple[int | str, ...]) -> str:

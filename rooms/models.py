@@ -27,9 +27,9 @@ class RoomStatus(StrEnum):
 class BookingStatus(StrEnum):
     PENDING = "pending"      # waits on the room's managers; holds the slot meanwhile
     CONFIRMED = "confirmed"
-    CANCELLED = "cancelled"  # by the booker or a manager
-    REJECTED = "rejected"    # by the managers, or not decided in time
-    RELEASED = "released"    # nobody checked in
+    CANCELLED = "cancelled"  # by the booker or a manager, or the room was retired
+    # The slot went back: rejected by the managers, not decided in time, or nobody checked in.
+    RELEASED = "released"
 
 
 # The statuses that occupy the room: no two bookings in them overlap.
@@ -120,8 +120,10 @@ class Booking:
     checked_in_at: datetime | None = None
     card_id: str | None = None
     created_at: datetime | None = None
-    # Why it ended (cancelled, rejected, released), when it did.
+    # Why it ended (cancelled or released), when it did.
     reason: str | None = None
+    # A pending booking not decided by then is released.
+    decide_by: datetime | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {"id": self.id, "room_id": self.room_id, "title": self.title,
@@ -131,7 +133,8 @@ class Booking:
                 "checked_in_at": iso(self.checked_in_at) if self.checked_in_at else None,
                 "card_id": self.card_id,
                 "created_at": iso(self.created_at) if self.created_at else None,
-                "reason": self.reason}
+                "reason": self.reason,
+                "decide_by": iso(self.decide_by) if self.decide_by else None}
 
     def to_doc(self) -> Document:
         return {"_id": self.id, "room_id": self.room_id, "title": self.title,
@@ -139,7 +142,8 @@ class Booking:
                 "status": self.status.value, "attendees": list(self.attendees),
                 "headcount": self.headcount, "series_id": self.series_id,
                 "checked_in_at": self.checked_in_at, "card_id": self.card_id,
-                "created_at": self.created_at, "reason": self.reason}
+                "created_at": self.created_at, "reason": self.reason,
+                "decide_by": self.decide_by}
 
     @classmethod
     def from_doc(cls, doc: Document) -> Booking:
@@ -151,7 +155,8 @@ class Booking:
                    checked_in_at=_utc(doc["checked_in_at"]) if doc.get("checked_in_at")
                    else None, card_id=doc.get("card_id"),
                    created_at=_utc(doc["created_at"]) if doc.get("created_at") else None,
-                   reason=doc.get("reason"))
+                   reason=doc.get("reason"),
+                   decide_by=_utc(doc["decide_by"]) if doc.get("decide_by") else None)
 
 
 def _utc(value: Any) -> datetime:

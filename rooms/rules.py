@@ -38,7 +38,7 @@ def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datet
 def conflicts(held: Iterable[Booking], wanted: Sequence[Interval]) -> list[tuple[int, Booking]]:
     """Every (occurrence index, held booking) that clash, so a refusal can list them all.
 
-    Only bookings in a HOLDING status occupy the room; cancelled, rejected and released ones
+    Only bookings in a HOLDING status occupy the room; cancelled and released ones
     are history.
     """
     holding = [b for b in held if b.status in HOLDING]
@@ -273,6 +273,24 @@ def room_state(bookings: Iterable[Booking],
             return "busy", booking, booking.end
     upcoming = [b.start for b in holding if b.start > now]
     return "free", None, min(upcoming, default=None)
+
+
+def next_change_at(bookings: Iterable[Booking], room: Room,
+                   now: datetime) -> datetime | None:
+    """The first moment after `now` (or `now` itself, when overdue) at which the room's state
+    or one of its bookings changes by the clock alone: a holding booking starts or ends, an
+    unattended one is released, a pending one runs out of time to be decided."""
+    moments: list[datetime] = []
+    for booking in bookings:
+        if booking.status not in HOLDING:
+            continue
+        moments += [m for m in (booking.start, booking.end) if m > now]
+        due = release_due_at(booking, room)
+        if due is not None and booking.end > now:
+            moments.append(max(due, now))
+        if booking.status is BookingStatus.PENDING and booking.decide_by is not None:
+            moments.append(max(booking.decide_by, now))
+    return min(moments, default=None)
 
 
 def busy_intervals(bookings: Iterable[Booking], day_start: datetime,

@@ -58,9 +58,13 @@ from core.mongo import Database, Document, connect_mongo, ping
 from core.presence.service import PresencePolicy, PresenceService
 from core.presence.store import PresenceStore
 from core.redis import Keys, connect_redis
+from rooms.approvals import CardNotices, RoomApprovals
+from rooms.booking_store import BookingStore
+from rooms.bookings import BookingService
 from rooms.catalogue import RoomCatalogue
 from rooms.catalogue_store import RoomStore
 from rooms.demo import seed_demo_rooms
+from rooms.live import LiveRooms, RoomTimers
 from signaling.card_events import CardEvents
 from signaling.chat_events import ChatEvents
 from signaling.errors import error_middleware
@@ -69,6 +73,7 @@ from signaling.gateway import SocketGateway
 from signaling.metrics import Metrics, http_metrics_middleware
 from signaling.rest.apps import AppRoutes
 from signaling.rest.auth import AuthRoutes
+from signaling.rest.bookings import BookingRoutes
 from signaling.rest.cards import CardRoutes
 from signaling.rest.common import RequestContext
 from signaling.rest.directory import DirectoryRoutes
@@ -76,6 +81,7 @@ from signaling.rest.files import FileRoutes
 from signaling.rest.flows import FlowRoutes
 from signaling.rest.ops import OpsRoutes
 from signaling.rest.rooms import RoomRoutes
+from signaling.room_events import RoomEvents
 from signaling.websocket import DirectSockets
 from signaling.websocket import install as install_websocket
 
@@ -101,6 +107,8 @@ class Services:
     deadlines: Deadlines
     integration: OAIntegration
     rooms: RoomCatalogue
+    bookings: BookingService
+    live_rooms: LiveRooms
 
 
 @dataclass
@@ -153,6 +161,10 @@ class Node:
             await self.services.deadlines.stop()
         with contextlib.suppress(Exception):
             await self.services.integration.stop()
+        with contextlib.suppress(Exception):
+            await self.services.live_rooms.stop()
+        with contextlib.suppress(Exception):
+            await self.services.bookings.stop()
         if self.runner is not None:
             await self.runner.cleanup()
         with contextlib.suppress(Exception):
@@ -283,8 +295,19 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     if config.demo:
         log.info("demo rooms: %d added", await seed_demo_rooms(room_store))
     rooms = RoomCatalogue(room_store, directory, clock)
+    booking_store = BookingStore(db)
+    await booking_store.ensure_indexes()
+    approvals = RoomApprovals(flows, config.org_tz)
+    bookings = BookingService(booking_store, rooms, directory, clock, config.org_tz, approvals,
+                              CardNotices(cards))
+    approvals.on_decided(bookings.decided)
+    rooms.on_change(bookings.room_changed)
+    live_rooms = LiveRooms(bookings, rooms, RoomTimers(redis, keys), bus, clock,
+                           config.room_tick)
+    bookings.on_change(live_rooms.changed)
     services = Services(bus, directory, auth, presence, conversations, messages, feed, files,
-                        receipts, urgent, cards, deadlines, integration, rooms=rooms)
+                        receipts, urgent, cards, deadlines, integration, rooms=rooms,
+                        bookings=bookings, live_rooms=live_rooms)
 
     direct = DirectSockets()
     manager = RedisFanout(redis_url, channel=keys("socketio"))
@@ -298,6 +321,7 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     bus.subscribe(gateway.deliver)
     ChatEvents(conversations, messages, feed, policy).register(gateway)
     CardEvents(cards, flows, delegations).register(gateway)
+    RoomEvents(live_rooms).register(gateway)
 
     app = web.Application(middlewares=[http_metrics_middleware(metrics), error_middleware],
                           client_max_size=MAX_BODY_BYTES)
@@ -309,7 +333,8 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     FlowRoutes(flows, context).register(app)
     AppRoutes(integration.apps, context).register(app)
     CardRoutes(integration).register(app)
-    RoomRoutes(rooms, context).register(app)
+    RoomRoutes(rooms, context, availability=bookings).register(app)
+    BookingRoutes(bookings, rooms, context).register(app)
 
     async def check_redis() -> object:
         return await redis.ping()
@@ -325,6 +350,8 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     urgent.start(message_store.get_many, conversations.is_member)
     deadlines.start(flows.on_deadline)
     integration.start()
+    bookings.start()
+    await live_rooms.start()
     gateway.start()
     return Node(config, clock, redis, mongo, db, services, gateway, manager, metrics, app,
                 children)

@@ -6,7 +6,8 @@ is the applicant, or already approved this request (one person holding two posts
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -23,6 +24,10 @@ from core.directory.models import Role
 from core.directory.service import DirectoryService
 from core.errors import BadRequest, Forbidden, NotFound
 from core.masking import mask
+
+log = logging.getLogger(__name__)
+
+Settled = Callable[[Card], Awaitable[None]]
 
 
 class CardFile(Protocol):
@@ -66,16 +71,26 @@ class FlowEngine:
         self._boxes = boxes
         self._directory = directory
         self._flows = {d.name: d for d in definitions}
+        self._settled: list[Settled] = []
         for definition in definitions:
             cards.register_rules(kind_of(definition.name), self)
 
     # starting and listing ------------------------------------------------------------------
 
-    async def start(self, applicant: str, flow_name: str, form: dict[str, Any]) -> Card:
+    def on_settled(self, callback: Settled) -> None:
+        """Call `callback(card)` when an instance ends approved (its final status) or
+        rejected, once, on the node whose act ended it."""
+        self._settled.append(callback)
+
+    async def start(self, applicant: str, flow_name: str, form: dict[str, Any],
+                    context: dict[str, Any] | None = None) -> Card:
+        """Start an instance for `applicant`. `context` is what a service starting it on
+        someone's behalf adds to the checked form (never a client: `parse` refuses fields it
+        does not know)."""
         flow = self._flows.get(flow_name)
         if flow is None:
             raise BadRequest(f"flow: one of {', '.join(sorted(self._flows))}")
-        clean = flow.parse(form)
+        clean = {**flow.parse(form), **(context or {})}
         user = await self._directory.get_user(applicant)
         routing = await self._directory.get_routing(applicant)
         org = await self._directory.get_tree()
@@ -223,6 +238,8 @@ class FlowEngine:
         await self._schedule(flow, before, after)
         if after.status == flow.final_status and before.status != flow.final_status:
             await self._on_complete(flow, after)
+        elif after.status == "rejected" and before.status != "rejected":
+            await self._tell_settled(after)
 
     async def _schedule(self, flow: FlowDefinition, before: Card | None, after: Card) -> None:
         """A new step gets its deadline; a finished flow has none."""
@@ -282,6 +299,14 @@ class FlowEngine:
                                  holders=[applicant], fields=card.fields,
                                  status=flow.final_status, meta={"of": card.id},
                                  cleared=[applicant])
+        await self._tell_settled(card)
+
+    async def _tell_settled(self, card: Card) -> None:
+        for callback in self._settled:
+            try:
+                await callback(card)
+            except Exception:
+                log.exception("settled listener failed for card %s", card.id)
 
 
 @dataclass(frozen=True)

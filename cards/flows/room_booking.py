@@ -1,5 +1,7 @@
-"""会议室申请: a request for a room that needs approval goes to the unit's room managers; the
-first of them to decide settles it."""
+"""会议室申请: a request for a room that needs approval. Started by the rooms service for a
+booking (with the booking's ids and the room's managers as context), it goes to the room's
+managers; started by someone directly, to their unit's room managers. The first of them to
+decide settles it."""
 
 from __future__ import annotations
 
@@ -58,8 +60,14 @@ class RoomBookingFlow(FlowDefinition):
                   ("开始", self._shown(form["start"])), ("结束", self._shown(form["end"]))]
         if form["attendees"] is not None:
             fields.append(("人数", str(form["attendees"])))
+        booking = form.get("booking") or {}
+        if booking.get("occurrences", 1) > 1:
+            fields.append(("重复", f"共 {booking['occurrences']} 次（{booking['repeats']}）"))
         return fields
 
     def chain(self, applicant: str, routing: Routing, form: dict[str, Any],
               org: OrgTree) -> list[Step]:
+        booking = form.get("booking")
+        if booking:
+            return [Step("会议室管理员", tuple(booking["managers"]))]
         return [Step("会议室管理员", org.unit_room_managers(routing.dept_id))]

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from core.errors import BadRequest
 from rooms.catalogue import BusyRooms, RoomCatalogue
-from rooms.forms import refusal
+from rooms.forms import a_moment, refusal
 from rooms.models import RoomStatus
 from signaling.errors import json_response, parse
 from signaling.rest.common import RequestContext, read_json
@@ -21,18 +21,8 @@ from signaling.room_schemas import RoomQuery
 ROOM = "/api/v1/rooms/{room_id:(?!availability$)[^/]+}"
 
 
-def _words(value: str | None) -> list[str]:
+def words(value: str | None) -> list[str]:
     return [w.strip() for w in (value or "").split(",") if w.strip()]
-
-
-def _moment(value: str, name: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise refusal(name, "an ISO-8601 time with its zone") from exc
-    if moment.tzinfo is None:
-        raise refusal(name, "a time with its zone (…Z or +08:00)")
-    return moment
 
 
 def _window(query: RoomQuery) -> tuple[datetime, datetime] | None:
@@ -41,7 +31,7 @@ def _window(query: RoomQuery) -> tuple[datetime, datetime] | None:
     if query.free_from is None or query.free_to is None:
         missing = "free_from" if query.free_from is None else "free_to"
         raise refusal(missing, "free_from and free_to go together")
-    start, end = _moment(query.free_from, "free_from"), _moment(query.free_to, "free_to")
+    start, end = a_moment(query.free_from, "free_from"), a_moment(query.free_to, "free_to")
     if end <= start:
         raise refusal("free_to", "not after free_from")
     return start, end
@@ -51,7 +41,7 @@ def _statuses(value: str | None) -> list[RoomStatus] | None:
     if value is None:
         return None
     statuses = []
-    for word in _words(value):
+    for word in words(value):
         try:
             statuses.append(RoomStatus(word))
         except ValueError as exc:
@@ -75,8 +65,8 @@ class RoomRoutes:
                  availability: BusyRooms | None = None) -> None:
         self._catalogue = catalogue
         self._context = context
-        # The bookings' answer to "which of these rooms are busy then"; until bookings are
-        # served no room has any, so without it every room is free in any window.
+        # The bookings' answer to "which of these rooms are busy then"; without it (the
+        # catalogue served alone) every room counts as free in any window.
         self._availability = availability
 
     def register(self, app: web.Application) -> None:
@@ -99,7 +89,7 @@ class RoomRoutes:
         query = parse(RoomQuery, raw)
         window = _window(query)
         rooms = await self._catalogue.search(
-            min_capacity=query.min_capacity, equipment=_words(query.equipment),
+            min_capacity=query.min_capacity, equipment=words(query.equipment),
             building=query.building, statuses=_statuses(query.status),
             include_retired=query.include_retired)
         if window is not None and self._availability is not None and rooms:
