@@ -10,12 +10,14 @@ document's `bookings` in one update guarded by its `version` (compare-and-set). 
 loses re-reads and decides again; a series is all or nothing because it is one write; a
 process killed before that write leaves nothing and after it leaves the whole change.
 
-Searches (free windows, day grids, someone's bookings) need indexes across rooms, which one
-document per room cannot give, so each booking also has a record in `bookings`, written after
-the schedule changed. The schedule is the truth: a record carries the schedule version it was
-written from (`rev`) and never goes back to an older one. The schedule counts the versions
-whose records are all written (`synced`); a writer moves it on after writing its records, and
-a process killed in between leaves the schedule `behind` for `resync` to repair.
+Lists (someone's bookings, a room's over a period) and history need queries across
+bookings, which one document per room cannot give, so each booking also has a record in
+`bookings`, written after the schedule changed (the day grid and free-window search read the
+busy index, rooms/busy_index.py, kept the same way). The schedule is the truth: a record
+carries the schedule version it was written from (`rev`) and never goes back to an older one.
+The schedule counts the versions whose records are all written (`synced`); a writer moves it
+on after writing its records, and a process killed in between leaves the schedule `behind`
+for `resync` to repair.
 
 Kept to what nx-27017 does right (shared/research/nx-27017.md): the array of bookings is set
 whole (a `$push` of documents is stored as strings), records' attendee lists are searched with
@@ -25,15 +27,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from core.mongo import Database, Document
-from rooms.models import HOLDING, Booking, BookingStatus
+from rooms.models import HOLDING, Booking
 
 _DUPLICATE_KEY = 11000
+# No booking is longer (it lies within one local day).
+LONGEST = timedelta(days=1)
 
 
 def room_of(booking_id: str) -> str:
@@ -158,22 +162,14 @@ class BookingStore:
         doc = await self._records.find_one({"_id": booking_id})
         return Booking.from_doc(doc) if doc else None
 
-    async def overlapping(self, start: datetime, end: datetime,
-                          room_ids: Sequence[str] | None = None,
-                          statuses: Iterable[BookingStatus] = HOLDING) -> list[Booking]:
-        """Records of bookings in `statuses` overlapping [start, end), by start."""
-        query: Document = {"start": {"$lt": end}, "end": {"$gt": start},
-                           "status": {"$in": sorted(str(s) for s in statuses)}}
-        if room_ids is not None:
-            query["room_id"] = {"$in": list(room_ids)}
-        cursor = self._records.find(query).sort([("start", ASCENDING), ("_id", ASCENDING)])
-        return [Booking.from_doc(doc) async for doc in cursor]
-
-    async def busy_room_ids(self, start: datetime, end: datetime) -> set[str]:
+    async def of_room(self, room_id: str, start: datetime, end: datetime) -> list[Booking]:
+        """Records of the room's holding bookings overlapping [start, end), by start. (One
+        range on the index, the rest sifted here: the embedded server scans for `$in`.)"""
         cursor = self._records.find(
-            {"start": {"$lt": end}, "end": {"$gt": start},
-             "status": {"$in": sorted(str(s) for s in HOLDING)}}, {"room_id": 1})
-        return {doc["room_id"] async for doc in cursor}
+            {"room_id": room_id, "start": {"$gte": start - LONGEST, "$lt": end}}
+        ).sort([("start", ASCENDING), ("_id", ASCENDING)])
+        found = [Booking.from_doc(doc) async for doc in cursor]
+        return [b for b in found if b.end > start and b.status in HOLDING]
 
     async def of_person(self, user_id: str, since: datetime, limit: int) -> list[Booking]:
         """Bookings someone made or attends that end after `since`, soonest first."""

@@ -24,6 +24,7 @@ from core.directory.service import DirectoryService
 from core.errors import BadRequest, Conflict, Forbidden, NotFound
 from core.tasks import Periodic
 from rooms.booking_store import BookingStore, Schedule, room_of, with_changes
+from rooms.busy_index import BusyIndex
 from rooms.catalogue import RoomCatalogue
 from rooms.forms import BookingForm, a_moment, parse_form, refusal
 from rooms.models import HOLDING, Booking, BookingStatus, Room, RoomStatus
@@ -88,10 +89,11 @@ def _clash(index: int, wanted: Interval, held: Booking) -> dict[str, Any]:
 
 
 class BookingService:
-    def __init__(self, store: BookingStore, catalogue: RoomCatalogue,
+    def __init__(self, store: BookingStore, index: BusyIndex, catalogue: RoomCatalogue,
                  directory: DirectoryService, clock: Clock, tz: tzinfo,
                  approvals: Approvals, notices: Notices, resync_every: float = 30.0) -> None:
         self._store = store
+        self._index = index
         self._catalogue = catalogue
         self._directory = directory
         self._clock = clock
@@ -105,7 +107,12 @@ class BookingService:
         """Call `callback(room_id)` after every change of a room's bookings that lands."""
         self._listeners.append(callback)
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Fill the busy index from the schedules (Redis may have lost it; entries of the same
+        or a newer version stay), then keep the records in step."""
+        for room_id in await self._store.room_ids():
+            schedule = await self._store.schedule(room_id)
+            await self._index.put_schedule(room_id, schedule.version, schedule.bookings)
         self._resyncer.start()
 
     async def stop(self) -> None:
@@ -308,24 +315,22 @@ class BookingService:
 
     async def of_room(self, room_id: str, start: datetime, end: datetime) -> list[Booking]:
         await self._catalogue.get(room_id)
-        return await self._store.overlapping(start, end, [room_id])
+        return await self._store.of_room(room_id, start, end)
 
     async def of_person(self, user_id: str, limit: int = MAX_LISTED) -> list[Booking]:
         """Bookings someone made or attends that have not ended, soonest first."""
         return await self._store.of_person(user_id, self._clock.now(), limit)
 
     async def busy_rooms(self, room_ids: list[str], start: datetime, end: datetime) -> set[str]:
-        return await self._store.busy_room_ids(start, end) & set(room_ids)
+        return await self._index.busy(start, end) & set(room_ids)
 
     async def grid(self, day: date, week: bool, rooms: list[Room]) -> dict[str, Any]:
-        """Busy intervals of `rooms` on a local day (or its Monday-to-Sunday week)."""
+        """Busy intervals of `rooms` on a local day (or its Monday-to-Sunday week); a booking
+        lies within one local day, so nothing needs clipping."""
         start, end = (local_week_bounds if week else local_day_bounds)(day, self._tz)
-        busy: dict[str, list[dict[str, Any]]] = {r.id: [] for r in rooms}
-        for booking in await self._store.overlapping(start, end, list(busy)):
-            busy[booking.room_id].append(
-                {"start": iso(max(booking.start, start)), "end": iso(min(booking.end, end)),
-                 "booking_id": booking.id, "status": booking.status.value,
-                 "title": booking.title})
+        first = day - timedelta(days=day.weekday()) if week else day
+        days = [first + timedelta(days=n) for n in range(7 if week else 1)]
+        busy = await self._index.on_days([r.id for r in rooms], days)
         return {"from": iso(start), "to": iso(end),
                 "rooms": [{"room": r.to_wire(), "busy": busy[r.id]} for r in rooms]}
 
@@ -343,6 +348,7 @@ class BookingService:
         for room_id in await self._store.behind(changed_before, _RESYNC_BATCH):
             schedule = await self._store.schedule(room_id)
             await self._store.write_records(schedule.bookings, schedule.version)
+            await self._index.put_schedule(room_id, schedule.version, schedule.bookings)
             await self._store.mark_all_synced(schedule)
 
     # inside ------------------------------------------------------------------------------
@@ -374,6 +380,8 @@ class BookingService:
             if stored is None:
                 continue
             await self._store.write_records(changed, stored.version)
+            await self._index.put(room_id, stored.version, stored.bookings,
+                                  {self._index.day_of(b.start) for b in changed})
             await self._store.mark_synced(room_id, stored.version)
             await self._notify(room_id)
             return changed

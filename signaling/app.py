@@ -61,6 +61,7 @@ from core.redis import Keys, connect_redis
 from rooms.approvals import CardNotices, RoomApprovals
 from rooms.booking_store import BookingStore
 from rooms.bookings import BookingService
+from rooms.busy_index import BusyIndex
 from rooms.catalogue import RoomCatalogue
 from rooms.catalogue_store import RoomStore
 from rooms.demo import seed_demo_rooms
@@ -298,8 +299,8 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     booking_store = BookingStore(db)
     await booking_store.ensure_indexes()
     approvals = RoomApprovals(flows, config.org_tz)
-    bookings = BookingService(booking_store, rooms, directory, clock, config.org_tz, approvals,
-                              CardNotices(cards))
+    bookings = BookingService(booking_store, BusyIndex(redis, keys, config.org_tz), rooms,
+                              directory, clock, config.org_tz, approvals, CardNotices(cards))
     approvals.on_decided(bookings.decided)
     rooms.on_change(bookings.room_changed)
     live_rooms = LiveRooms(bookings, rooms, RoomTimers(redis, keys), bus, clock,
@@ -350,7 +351,7 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     urgent.start(message_store.get_many, conversations.is_member)
     deadlines.start(flows.on_deadline)
     integration.start()
-    bookings.start()
+    await bookings.start()
     await live_rooms.start()
     gateway.start()
     return Node(config, clock, redis, mongo, db, services, gateway, manager, metrics, app,

@@ -5,7 +5,7 @@ so it works whichever of the two registers first."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +19,8 @@ from signaling.rest.common import RequestContext, read_json
 from signaling.room_schemas import RoomQuery
 
 ROOM = "/api/v1/rooms/{room_id:(?!availability$)[^/]+}"
+# The longest free window searched for at once.
+MAX_WINDOW = timedelta(days=7)
 
 
 def words(value: str | None) -> list[str]:
@@ -34,6 +36,8 @@ def _window(query: RoomQuery) -> tuple[datetime, datetime] | None:
     start, end = a_moment(query.free_from, "free_from"), a_moment(query.free_to, "free_to")
     if end <= start:
         raise refusal("free_to", "not after free_from")
+    if end - start > MAX_WINDOW:
+        raise refusal("free_to", f"at most {MAX_WINDOW.days} days after free_from")
     return start, end
 
 
