@@ -322,7 +322,7 @@ class BookingService:
         return await self._store.of_person(user_id, self._clock.now(), limit)
 
     async def busy_rooms(self, room_ids: list[str], start: datetime, end: datetime) -> set[str]:
-        return await self._index.busy(start, end) & set(room_ids)
+        return await self._index.busy(room_ids, start, end)
 
     async def grid(self, day: date, week: bool, rooms: list[Room]) -> dict[str, Any]:
         """Busy intervals of `rooms` on a local day (or its Monday-to-Sunday week); a booking
