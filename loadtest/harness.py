@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,13 @@ from typing import Any
 import aiohttp
 
 from core.process import raise_open_files_limit
-from loadtest.servers import DEFAULT_ORG, Settings, Target
+from loadtest.report import write_json
+from loadtest.servers import DEFAULT_ORG, Settings, Target, XietongTarget
+
+log = logging.getLogger("loadtest")
+
+# What a scenario measures on a started-to-be Xietong: the report's fields.
+Measure = Callable[[XietongTarget, aiohttp.ClientSession], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -79,3 +86,23 @@ async def workspace(options: CommonOptions
                             login_concurrency=options.login_concurrency)
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             yield settings, session
+
+
+async def run_on_xietong(options: CommonOptions, document: dict[str, Any],
+                         measure: Measure) -> dict[str, Any]:
+    """Run `measure` against a Xietong server of its own and complete `document` (which
+    names the scenario) with its fields, or with `error` if it broke; written to `--out`."""
+    document.setdefault("error", None)
+    async with workspace(options) as (settings, session):
+        target = XietongTarget(settings)
+        document["log_file"] = kept_log(target, options)
+        try:
+            document.update(await measure(target, session))
+        except Exception as exc:
+            log.exception("%s failed", document["scenario"])
+            document["error"] = f"{type(exc).__name__}: {exc}"[:500]
+        finally:
+            await target.close()
+    if options.out is not None:
+        write_json(options.out, document)
+    return document

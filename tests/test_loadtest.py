@@ -1,6 +1,7 @@
 """The load generator end to end, small enough for the suite: chat-fanout against the two
 reference servers and Xietong, checking that every message reached every member of its group;
-card-storm against Xietong, checking that every card and card:update reached every holder.
+card-storm against Xietong, checking that every card and card:update reached every holder;
+room-grid, checking that every booking was made and exactly one racer won.
 Speed goals are the benchmark's to report, not assertions here."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from loadtest.report import Summary, format_table, percentile
-from loadtest.scenarios import card_storm, chat_fanout
+from loadtest.scenarios import card_storm, chat_fanout, room_grid
 
 SERVERS = ("node", "python", "xietong")
 
@@ -88,6 +89,23 @@ async def test_card_storm_reaches_every_holder_and_approves_every_card(tmp_path:
     goal_rows = [line for line in table.splitlines() if line.endswith(("met", "missed"))]
     assert [line.split()[0] for line in goal_rows] == ["A", "B", "B"]
     assert all(line.split()[-2] == "0" for line in goal_rows)  # lost
+
+
+@pytest.mark.timeout(240)
+async def test_room_grid_books_every_series_and_exactly_one_racer_wins(tmp_path: Path) -> None:
+    options = room_grid.Options(rooms=6, buildings=2, series=2, days=3, queries=4, racers=8,
+                                out=tmp_path / "rooms.json", workdir=tmp_path / "work")
+
+    document = await room_grid.run(options)
+
+    assert document["error"] is None
+    assert (document["rooms"], document["bookings"]) == (6, 6 * 2 * 3)
+    assert document["race"] == {"created": 1, "conflicts": 7, "other": 0, "held": 1}
+    counts = [m["ms"]["count"] for m in document["measures"]]
+    assert counts == [4, 4, 10]
+    assert not room_grid.failed(document)
+    assert json.loads((tmp_path / "rooms.json").read_text())["race"]["created"] == 1
+    assert "1 created, 7 conflict" in room_grid.format_report(document)
 
 
 def test_report_percentiles_and_table() -> None:

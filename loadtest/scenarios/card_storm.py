@@ -39,7 +39,7 @@ from loadtest import harness
 from loadtest.inbox import DELIVERY, CardInbox
 from loadtest.oa_app import CallbackReceiver, OaApp
 from loadtest.procs import CpuMeter, rss_bytes
-from loadtest.report import LOAD_COLUMNS, Column, Summary, format_table, write_json
+from loadtest.report import LOAD_COLUMNS, Column, Summary, format_table
 from loadtest.servers import XietongTarget, bearer, expect_ok, request_json
 from loadtest.wire import SocketIOClient, close_many, connect_many
 
@@ -477,21 +477,9 @@ async def run(options: Options) -> dict[str, Any]:
     options.validate()
     harness.require_open_files(options.holders + 2 * options.approvers + 100)
     document: dict[str, Any] = {"scenario": NAME, "options": harness.options_json(options),
-                                "server": XietongTarget.name, "goal_ms": GOAL_MS,
-                                "error": None}
-    async with harness.workspace(options) as (settings, session):
-        target = XietongTarget(settings)
-        document["log_file"] = harness.kept_log(target, options)
-        try:
-            document.update(await measure(target, session, options))
-        except Exception as exc:
-            log.exception("card-storm failed")
-            document["error"] = _error(exc)
-        finally:
-            await target.close()
-    if options.out is not None:
-        write_json(options.out, document)
-    return document
+                                "server": XietongTarget.name, "goal_ms": GOAL_MS}
+    return await harness.run_on_xietong(
+        options, document, lambda target, session: measure(target, session, options))
 
 
 def _parts(document: dict[str, Any]) -> list[dict[str, Any]]:

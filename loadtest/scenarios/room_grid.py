@@ -35,7 +35,7 @@ import aiohttp
 
 from loadtest import harness
 from loadtest.procs import CpuMeter
-from loadtest.report import Column, Summary, format_table, write_json
+from loadtest.report import Column, Summary, format_table
 from loadtest.servers import XietongTarget, bearer
 
 log = logging.getLogger("loadtest.room_grid")
@@ -249,20 +249,9 @@ async def measure(target: XietongTarget, session: aiohttp.ClientSession,
 async def run(options: Options) -> dict[str, Any]:
     options.validate()
     document: dict[str, Any] = {"scenario": NAME, "options": harness.options_json(options),
-                                "server": XietongTarget.name, "goal_ms": GOAL_MS, "error": None}
-    async with harness.workspace(options) as (settings, session):
-        target = XietongTarget(settings)
-        document["log_file"] = harness.kept_log(target, options)
-        try:
-            document.update(await measure(target, session, options))
-        except Exception as exc:
-            log.exception("room-grid failed")
-            document["error"] = f"{type(exc).__name__}: {exc}"
-        finally:
-            await target.close()
-    if options.out is not None:
-        write_json(options.out, document)
-    return document
+                                "server": XietongTarget.name, "goal_ms": GOAL_MS}
+    return await harness.run_on_xietong(
+        options, document, lambda target, session: measure(target, session, options))
 
 
 def failed(document: dict[str, Any]) -> bool:
