@@ -122,12 +122,11 @@ class BookingStore:
             await self._schedules.update_one({"_id": room_id, "synced": version - 1},
                                              {"$set": {"synced": version}})
 
-    async def mark_all_synced(self, schedule: Schedule) -> bool:
+    async def mark_all_synced(self, schedule: Schedule) -> None:
         """Every booking of `schedule` has its record: done, unless it moved on meanwhile."""
-        result = await self._schedules.update_one(
+        await self._schedules.update_one(
             {"_id": schedule.room_id, "version": schedule.version},
             {"$set": {"synced": schedule.version, "behind": False}})
-        return result.matched_count == 1
 
     async def behind(self, changed_before: datetime, limit: int) -> list[str]:
         """Rooms whose records may lag their schedule since before `changed_before`."""

@@ -54,6 +54,7 @@ _RESYNC_BATCH = 100
 MAX_LISTED = 500
 
 BookingsChanged = Callable[[str], Awaitable[None]]
+ScheduleLoaded = Callable[[Schedule], Awaitable[object]]
 
 
 class Approvals(Protocol):
@@ -101,18 +102,29 @@ class BookingService:
         self._approvals = approvals
         self._notices = notices
         self._listeners: list[BookingsChanged] = []
+        self._loaders: list[ScheduleLoaded] = []
         self._resyncer = Periodic(clock, resync_every, self.resync, "booking records resync")
 
     def on_change(self, callback: BookingsChanged) -> None:
         """Call `callback(room_id)` after every change of a room's bookings that lands."""
         self._listeners.append(callback)
 
+    def on_load(self, callback: ScheduleLoaded) -> None:
+        """Call `callback(schedule)` for every room's schedule as `start` reads them, so that
+        what else derives from the schedules is rebuilt in the same pass."""
+        self._loaders.append(callback)
+
     async def start(self) -> None:
         """Fill the busy index from the schedules (Redis may have lost it; entries of the same
-        or a newer version stay), then keep the records in step."""
+        or a newer version stay) and tell the loaders, then keep the records in step."""
         for room_id in await self._store.room_ids():
             schedule = await self._store.schedule(room_id)
             await self._index.put_schedule(room_id, schedule.version, schedule.bookings)
+            for loaded in self._loaders:
+                try:
+                    await loaded(schedule)
+                except Exception:
+                    log.exception("loading the schedule of room %s failed", room_id)
         self._resyncer.start()
 
     async def stop(self) -> None:
@@ -334,12 +346,11 @@ class BookingService:
         return {"from": iso(start), "to": iso(end),
                 "rooms": [{"room": r.to_wire(), "busy": busy[r.id]} for r in rooms]}
 
+    async def schedule(self, room_id: str) -> Schedule:
+        return await self._store.schedule(room_id)
+
     async def schedules(self, room_ids: Sequence[str]) -> dict[str, Schedule]:
         return await self._store.schedules(room_ids)
-
-    async def room_ids(self) -> list[str]:
-        """Rooms that have had bookings."""
-        return await self._store.room_ids()
 
     async def resync(self) -> None:
         """Rewrite the records of schedules a writer left `behind` (killed between its

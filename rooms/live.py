@@ -80,14 +80,10 @@ class LiveRooms:
         self._clock = clock
         self._ticker = Periodic(clock, tick_seconds, self.tick, "room status ticker")
 
-    async def start(self) -> None:
-        """Set every booked room's next moment (the set may be new, or lost with Redis), then
-        tick."""
-        for room_id in await self._bookings.room_ids():
-            try:
-                await self._refresh(room_id, push=False)
-            except Exception:
-                log.exception("timing room %s failed", room_id)
+    def start(self) -> None:
+        """Tick; and time every booked room as the bookings service loads its schedule at its
+        start (the set may be new, or lost with Redis)."""
+        self._bookings.on_load(self._timed)
         self._ticker.start()
 
     async def stop(self) -> None:
@@ -95,14 +91,14 @@ class LiveRooms:
 
     async def changed(self, room_id: str) -> None:
         """The room or its bookings changed: push its status and time its next change."""
-        await self._refresh(room_id, push=True)
+        await self._refresh(room_id)
 
     async def tick(self) -> None:
         now = self._clock.time()
         for room_id in await self._timers.claim(now, LEASE_SECONDS, _CLAIM_BATCH):
             try:
                 if not await self._bookings.settle(room_id):
-                    await self._refresh(room_id, push=True)
+                    await self._refresh(room_id)
             except NotFound:
                 await self._timers.set(room_id, None)
             except Exception:
@@ -115,11 +111,14 @@ class LiveRooms:
         now = self._clock.now()
         return [status_of(room, schedules[room.id], now) for room in rooms]
 
-    async def _refresh(self, room_id: str, push: bool) -> None:
-        room = await self._catalogue.get(room_id)
-        schedule = (await self._bookings.schedules([room_id]))[room_id]
-        now = self._clock.now()
-        await self._timers.set(room_id, next_change_at(schedule.bookings, room, now))
-        if push:
-            await self._bus.publish(DomainEvent("room:status", status_of(room, schedule, now),
-                                                topics=(ROOMS_TOPIC,)))
+    async def _timed(self, schedule: Schedule) -> Room:
+        room = await self._catalogue.get(schedule.room_id)
+        await self._timers.set(room.id, next_change_at(schedule.bookings, room,
+                                                       self._clock.now()))
+        return room
+
+    async def _refresh(self, room_id: str) -> None:
+        schedule = await self._bookings.schedule(room_id)
+        room = await self._timed(schedule)
+        await self._bus.publish(DomainEvent(
+            "room:status", status_of(room, schedule, self._clock.now()), topics=(ROOMS_TOPIC,)))

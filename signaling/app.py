@@ -351,8 +351,8 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     urgent.start(message_store.get_many, conversations.is_member)
     deadlines.start(flows.on_deadline)
     integration.start()
+    live_rooms.start()
     await bookings.start()
-    await live_rooms.start()
     gateway.start()
     return Node(config, clock, redis, mongo, db, services, gateway, manager, metrics, app,
                 children)

@@ -527,3 +527,19 @@ async def test_a_process_killed_while_booking_series_leaves_no_partial_series(
     schedules = await node.services.bookings.schedules([SMALL, MEDIUM, VIDEO])
     sizes = Counter(b.series_id for s in schedules.values() for b in s.bookings)
     assert sizes and set(sizes.values()) == {10}, sizes
+
+
+async def test_a_node_started_on_an_empty_redis_rebuilds_the_grid_from_the_schedules(
+        people: People, start_node: NodeFactory, http: aiohttp.ClientSession) -> None:
+    booking = await people.book()
+    fresh = await start_node(redis_prefix=f"{people.api.base.rsplit(':', 1)[1]}-fresh:")
+    other = People(Api(fresh.url, http))
+    day = local(1, 0)[:10]
+    status, grid = await other.call("staff03", "GET",
+                                    f"/api/v1/rooms/availability?date={day}&building=主楼")
+    assert status == 200, grid
+    busy = {row["room"]["id"]: [b["booking_id"] for b in row["busy"]] for row in grid["rooms"]}
+    assert busy[MEDIUM] == [booking["id"]]
+    assert await fresh.services.live_rooms._timers.claim(  # timed again: due at its start
+        datetime.fromisoformat(booking["start"].replace("Z", "+00:00")).timestamp(), 30, 10) \
+        == [MEDIUM]
