@@ -26,7 +26,7 @@ $(NODE_MODULES): tests/js/package.json | system-deps
 	touch $(NODE_MODULES)
 
 lint: $(STAMP)
-	$(BIN)/ruff check core chat cards rooms signaling loadtest tests
+	$(BIN)/ruff check core chat cards rooms media signaling loadtest tests
 	$(BIN)/mypy
 
 test: $(STAMP) $(NODE_MODULES) lint
