@@ -61,6 +61,13 @@ class Config:
     card_callback_timeout: float = 10.0
     card_callback_attempts: int = 6
     card_callback_backoff: float = 2.0
+    # ICE host addresses the SFU offers (empty: every address of the machine). Tests use
+    # 127.0.0.1 so that no packet leaves loopback.
+    media_host_addresses: tuple[str, ...] = ()
+    # A media node that has not renewed its registration for this long counts as dead.
+    media_node_ttl: float = 5.0
+    # At most one keyframe request per publisher in this many seconds.
+    keyframe_interval: float = 0.5
 
     @property
     def embedded(self) -> bool:
@@ -69,6 +76,13 @@ class Config:
     @property
     def loopback(self) -> bool:
         return is_loopback(self.host)
+
+
+def _addresses(raw: str) -> tuple[str, ...]:
+    parts = tuple(p.strip() for p in raw.split(",") if p.strip())
+    for part in parts:
+        ipaddress.ip_address(part)  # ValueError names the bad one
+    return parts
 
 
 def is_loopback(host: str) -> bool:
@@ -205,6 +219,10 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     take("CARD_CALLBACK_ATTEMPTS", "card_callback_attempts", _positive(int),
          "a positive integer")
     take("CARD_CALLBACK_BACKOFF", "card_callback_backoff", _positive(float), "positive seconds")
+    take("MEDIA_HOST_ADDRESSES", "media_host_addresses", _addresses,
+         "comma-separated IP addresses")
+    take("MEDIA_NODE_TTL", "media_node_ttl", _positive(float), "positive seconds")
+    take("KEYFRAME_INTERVAL", "keyframe_interval", _positive(float), "positive seconds")
 
     embedded = "redis_url" not in values or "mongo_url" not in values
     host = str(values.get("host", Config.host))

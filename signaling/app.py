@@ -45,7 +45,7 @@ from core.auth.ratelimit import WindowCounter
 from core.auth.secret import ensure_secret_key
 from core.auth.service import AuthPolicy, AuthService
 from core.auth.tokens import TokenCodec
-from core.bus import EventBus
+from core.bus import DomainEvent, EventBus
 from core.clock import Clock, SystemClock
 from core.config import Config, ConfigError
 from core.crypto import FieldCipher, cipher_for
@@ -58,6 +58,8 @@ from core.mongo import Database, Document, connect_mongo, ping
 from core.presence.service import PresencePolicy, PresenceService
 from core.presence.store import PresenceStore
 from core.redis import Keys, connect_redis
+from media.meetings import MeetingService, MeetingStore
+from media.runtime import MediaNode, bus_push
 from rooms.approvals import CardNotices, RoomApprovals
 from rooms.booking_store import BookingStore
 from rooms.bookings import BookingService
@@ -71,6 +73,7 @@ from signaling.chat_events import ChatEvents
 from signaling.errors import error_middleware
 from signaling.fanout import RedisFanout
 from signaling.gateway import SocketGateway
+from signaling.meeting_events import MeetingEvents
 from signaling.metrics import Metrics, http_metrics_middleware
 from signaling.rest.apps import AppRoutes
 from signaling.rest.auth import AuthRoutes
@@ -110,6 +113,9 @@ class Services:
     rooms: RoomCatalogue
     bookings: BookingService
     live_rooms: LiveRooms
+    meetings: MeetingService
+    media: MediaNode
+    meeting_events: MeetingEvents
 
 
 @dataclass
@@ -166,6 +172,10 @@ class Node:
             await self.services.live_rooms.stop()
         with contextlib.suppress(Exception):
             await self.services.bookings.stop()
+        with contextlib.suppress(Exception):
+            await self.services.meeting_events.stop()
+        with contextlib.suppress(Exception):
+            await self.services.media.stop()
         if self.runner is not None:
             await self.runner.cleanup()
         with contextlib.suppress(Exception):
@@ -306,9 +316,15 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     live_rooms = LiveRooms(bookings, rooms, RoomTimers(redis, keys), bus, clock,
                            config.room_tick)
     bookings.on_change(live_rooms.changed)
+    meetings = MeetingService(MeetingStore(db), directory, bookings, clock)
+    media = MediaNode(redis, keys, clock, config.node_id, bus_push(bus.publish, DomainEvent),
+                      list(config.media_host_addresses), config.media_node_ttl,
+                      config.keyframe_interval)
+    meeting_events = MeetingEvents(meetings, media.router, clock)
     services = Services(bus, directory, auth, presence, conversations, messages, feed, files,
                         receipts, urgent, cards, deadlines, integration, rooms=rooms,
-                        bookings=bookings, live_rooms=live_rooms)
+                        bookings=bookings, live_rooms=live_rooms, meetings=meetings,
+                        media=media, meeting_events=meeting_events)
 
     direct = DirectSockets()
     manager = RedisFanout(redis_url, channel=keys("socketio"))
@@ -323,6 +339,8 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     ChatEvents(conversations, messages, feed, policy).register(gateway)
     CardEvents(cards, flows, delegations).register(gateway)
     RoomEvents(live_rooms).register(gateway)
+    meeting_events.register(gateway)
+    metrics.watch_media(lambda: media.sfu.stats)
 
     app = web.Application(middlewares=[http_metrics_middleware(metrics), error_middleware],
                           client_max_size=MAX_BODY_BYTES)
@@ -353,6 +371,8 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     integration.start()
     live_rooms.start()
     await bookings.start()
+    await media.start()
+    meeting_events.start()
     gateway.start()
     return Node(config, clock, redis, mongo, db, services, gateway, manager, metrics, app,
                 children)

@@ -62,6 +62,7 @@ class SocketGateway:
         self._expiry_warning = expiry_warning
         self._sockets: dict[str, SocketState] = {}
         self._expiry: list[tuple[float, str, str]] = []
+        self._disconnect_listeners: list[Callable[[SocketState], Awaitable[None]]] = []
         self._expiry_checker = Periodic(clock, _EXPIRY_CHECK_SECONDS, self.check_expiry,
                                         "token expiry")
         sio.on("connect", self._on_connect)
@@ -107,6 +108,10 @@ class SocketGateway:
 
         self.sio.on(event, dispatch)
 
+    def on_disconnect(self, listener: Callable[[SocketState], Awaitable[None]]) -> None:
+        """`listener` runs when one of this node's sockets goes."""
+        self._disconnect_listeners.append(listener)
+
     # connection --------------------------------------------------------------------------
 
     async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
@@ -138,6 +143,11 @@ class SocketGateway:
         if state is None:
             return
         self._metrics.sockets.dec()
+        for listener in self._disconnect_listeners:
+            try:
+                await listener(state)
+            except Exception:
+                log.exception("a disconnect listener failed for %s", sid)
         try:
             await self._presence.do_disconnect(state.user_id, sid)
         except Exception:

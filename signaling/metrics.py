@@ -27,6 +27,24 @@ class Metrics:
         self.connects_refused = Counter("xietong_connects_refused", "Refused socket connects",
                                         registry=self.registry)
 
+    def watch_media(self, read: Callable[[], Any]) -> None:
+        """Expose the SFU's forwarding counters, read at each scrape."""
+        names = {
+            "packets_in": "RTP packets received from publishers",
+            "packets_out": "RTP and RTCP packets sent to subscribers",
+            "retransmitted": "packets resent from the history on a NACK",
+            "keyframe_requests": "keyframe requests sent to publishers",
+            "dropped_slow": "packets dropped for subscribers that could not keep up",
+            "frames_decoded": "video or audio frames the server decoded (0 when forwarding)",
+            "frames_encoded": "video or audio frames the server encoded (0 when forwarding)",
+        }
+        def reader(attr: str) -> Callable[[], float]:
+            return lambda: float(getattr(read(), attr))
+
+        for attr, doc in names.items():
+            gauge = Gauge(f"xietong_media_{attr}", doc, registry=self.registry)
+            gauge.set_function(reader(attr))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 

@@ -57,7 +57,7 @@ def config(backends: Backends) -> Config:
                   field_key=FIELD_KEY,
                   demo=True, password_hash_n=1024, presence_ttl=2.0,
                   presence_offline_grace=0.0, login_max_per_user=5, login_max_per_address=50,
-                  send_rate_max=1000)
+                  send_rate_max=1000, media_host_addresses=("127.0.0.1",))
 
 
 NodeFactory = Callable[..., Awaitable[Node]]

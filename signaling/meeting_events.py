@@ -1,0 +1,162 @@
+"""Socket events of meetings (PROTOCOL §6): create, join, leave, end, and the WebRTC
+signalling relayed to the meeting's media node wherever it runs.
+
+The edge remembers, per socket, the meetings it joined and the media node of each: that is
+what it relays to, what it leaves when the socket goes, and what it watches: when a media node
+stops heartbeating, its participants here get `meeting:reconnect` and their next offer places
+the meeting anew."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from core.bus import DomainEvent
+from core.clock import Clock
+from core.errors import Conflict, NotFound
+from core.tasks import Periodic
+from media.meetings import MeetingService
+from media.router import MediaRouter
+from signaling.gateway import SocketGateway, SocketState
+from signaling.meeting_schemas import (
+    LastN,
+    MeetingCreate,
+    MeetingRef,
+    MeetingSubscribe,
+    RtcAnswer,
+    RtcOffer,
+)
+
+log = logging.getLogger(__name__)
+
+WATCH_EVERY = 1.0  # seconds between checks that joined meetings' media nodes live
+
+
+@dataclass
+class Joined:
+    session_id: str
+    node_id: str | None  # None after the node died: the next offer places the meeting anew
+
+
+class MeetingEvents:
+    def __init__(self, meetings: MeetingService, router: MediaRouter, clock: Clock) -> None:
+        self._meetings = meetings
+        self._router = router
+        self._joined: dict[str, dict[str, Joined]] = {}
+        self._gateway: SocketGateway | None = None
+        self._watch = Periodic(clock, WATCH_EVERY, self.watch_nodes, "media node watch")
+
+    def register(self, gateway: SocketGateway) -> None:
+        self._gateway = gateway
+        gateway.route("meeting:create", MeetingCreate, self.create)
+        gateway.route("meeting:join", MeetingRef, self.join)
+        gateway.route("meeting:leave", MeetingRef, self.leave)
+        gateway.route("meeting:end", MeetingRef, self.end)
+        gateway.route("meeting:subscribe", MeetingSubscribe, self.subscribe)
+        gateway.route("rtc:offer", RtcOffer, self.offer)
+        gateway.route("rtc:answer", RtcAnswer, self.answer)
+        gateway.on_disconnect(self.socket_gone)
+
+    def start(self) -> None:
+        self._watch.start()
+
+    async def stop(self) -> None:
+        await self._watch.stop()
+
+    def _entry(self, state: SocketState, meeting_id: str) -> Joined:
+        joined = self._joined.get(state.sid, {}).get(meeting_id)
+        if joined is None:
+            raise NotFound("join the meeting first")
+        return joined
+
+    async def create(self, state: SocketState, payload: MeetingCreate) -> dict[str, Any]:
+        meeting = await self._meetings.create(state.user_id, payload.title, payload.invitees,
+                                              payload.booking_id, payload.open)
+        return {"meeting": meeting.to_wire()}
+
+    async def join(self, state: SocketState, payload: MeetingRef) -> dict[str, Any]:
+        meeting = await self._meetings.admit(payload.meeting_id, state.user_id)
+        if payload.meeting_id in self._joined.get(state.sid, {}):
+            raise Conflict("this socket is in the meeting already")
+        result = await self._router.call(meeting.id, "join",
+                                         {"user_id": state.user_id, "sid": state.sid})
+        self._joined.setdefault(state.sid, {})[meeting.id] = Joined(
+            result["session_id"], result["media_node"])
+        return {"meeting": meeting.to_wire(), "participants": result["participants"],
+                "session_id": result["session_id"], "media_node": result["media_node"]}
+
+    async def offer(self, state: SocketState, payload: RtcOffer) -> dict[str, Any]:
+        joined = self._entry(state, payload.meeting_id)
+        if joined.node_id is None:
+            await self._meetings.admit(payload.meeting_id, state.user_id)
+        result = await self._router.call(
+            payload.meeting_id, "offer",
+            {"session_id": joined.session_id, "user_id": state.user_id, "sid": state.sid,
+             "sdp": payload.sdp, "sources": dict(payload.sources)}, joined.node_id)
+        joined.session_id, joined.node_id = result["session_id"], result["media_node"]
+        return {"sdp": result["sdp"], "session_id": joined.session_id}
+
+    async def answer(self, state: SocketState, payload: RtcAnswer) -> dict[str, Any]:
+        joined = self._entry(state, payload.meeting_id)
+        if joined.node_id is None:
+            raise Conflict("the meeting moved to another media node; offer again")
+        await self._router.call(payload.meeting_id, "answer",
+                                {"session_id": joined.session_id, "sdp": payload.sdp},
+                                joined.node_id)
+        return {}
+
+    async def subscribe(self, state: SocketState, payload: MeetingSubscribe) -> dict[str, Any]:
+        joined = self._entry(state, payload.meeting_id)
+        video: Any = payload.video
+        if isinstance(video, LastN):
+            video = {"last_n": video.last_n}
+        await self._router.call(payload.meeting_id, "subscribe",
+                                {"session_id": joined.session_id, "video": video},
+                                joined.node_id)
+        return {}
+
+    async def leave(self, state: SocketState, payload: MeetingRef) -> dict[str, Any]:
+        joined = self._entry(state, payload.meeting_id)
+        self._joined.get(state.sid, {}).pop(payload.meeting_id, None)
+        if joined.node_id is not None:
+            await self._router.call(payload.meeting_id, "leave",
+                                    {"session_id": joined.session_id}, joined.node_id)
+        return {}
+
+    async def end(self, state: SocketState, payload: MeetingRef) -> dict[str, Any]:
+        meeting = await self._meetings.end(payload.meeting_id, state.user_id)
+        await self._router.call(meeting.id, "end", {})
+        assert self._gateway is not None
+        await self._gateway.deliver(DomainEvent(
+            "meeting:ended", {"meeting_id": meeting.id},
+            frozenset({meeting.organiser, *meeting.hosts, *meeting.invitees})))
+        return {"meeting": meeting.to_wire()}
+
+    async def socket_gone(self, state: SocketState) -> None:
+        for meeting_id, joined in self._joined.pop(state.sid, {}).items():
+            if joined.node_id is None:
+                continue
+            try:
+                await self._router.call(meeting_id, "leave", {"session_id": joined.session_id},
+                                        joined.node_id)
+            except Exception as exc:
+                # The media node tears the connection down itself when ICE fails.
+                log.info("leaving %s after a disconnect failed: %s", meeting_id, exc)
+
+    async def watch_nodes(self) -> None:
+        verdicts: dict[str, bool] = {}
+        assert self._gateway is not None
+        for sid, meetings in list(self._joined.items()):
+            for meeting_id, joined in meetings.items():
+                node = joined.node_id
+                if node is None:
+                    continue
+                if node not in verdicts:
+                    verdicts[node] = await self._router.alive(node)
+                if verdicts[node]:
+                    continue
+                joined.node_id = None
+                await self._router.forget(meeting_id, node)
+                await self._gateway.sio.emit("meeting:reconnect", {"meeting_id": meeting_id},
+                                             to=sid)
