@@ -78,6 +78,5 @@ class MediaRouter:
             await self._sfu.leave(meeting_id, args["session_id"])
             return {}
         if op == "end":
-            await self._sfu.end(meeting_id)
-            return {}
+            return {"sids": await self._sfu.end(meeting_id)}
         raise BadRequest(f"unknown media request {op!r}")

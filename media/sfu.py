@@ -14,7 +14,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +108,13 @@ class MeetingMedia:
                                   Outbox(self._stats))
         participant.outbox.start()
         self.participants[session_id] = participant
+
+        @participant.pc.on("connectionstatechange")
+        def on_state() -> None:
+            # A client that vanished without leaving: ICE gives up on it, so do we.
+            if participant.pc.connectionState == "failed":
+                self._spawn(self.leave(session_id))
+
         self.recent.append(session_id)
         return participant
 
@@ -166,13 +173,10 @@ class MeetingMedia:
             try:
                 await pc.setRemoteDescription(offer)
                 await pc.setLocalDescription(await pc.createAnswer())
-            except (ValueError, KeyError, IndexError, TypeError) as exc:
-                raise BadRequest(f"the offer is not usable SDP: {exc}") from exc
             except Exception as exc:
-                # aiortc raises its own errors for SDP it cannot negotiate.
-                if type(exc).__module__.startswith("aiortc"):
-                    raise BadRequest(f"the offer cannot be negotiated: {exc}") from exc
-                raise
+                # aiortc reports SDP it cannot parse or negotiate with assertions, value
+                # and its own errors alike; all of them are the offer's fault.
+                raise BadRequest(f"the offer cannot be negotiated: {exc!r}") from exc
             changed = self._update_publications(participant, offer, sources)
             participant.answered = True
             answer = pc.localDescription.sdp
@@ -192,8 +196,8 @@ class MeetingMedia:
             try:
                 await participant.pc.setRemoteDescription(
                     RTCSessionDescription(sdp=sdp, type="answer"))
-            except (ValueError, KeyError, IndexError, TypeError) as exc:
-                raise BadRequest(f"the answer is not usable SDP: {exc}") from exc
+            except Exception as exc:
+                raise BadRequest(f"the answer cannot be negotiated: {exc!r}") from exc
             participant.awaiting_answer = False
         if participant.wants_offer:
             self._schedule_offer(participant)
@@ -242,9 +246,17 @@ class MeetingMedia:
         return changed
 
     def _schedule_offer(self, participant: Participant) -> None:
-        task = asyncio.ensure_future(self._offer_to(participant))
+        self._spawn(self._offer_to(participant))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("negotiation in %s failed", self.meeting_id, exc_info=task.exception())
 
     async def _offer_to(self, participant: Participant) -> None:
         if (not participant.answered or participant.awaiting_answer
@@ -252,7 +264,8 @@ class MeetingMedia:
             participant.wants_offer = True
             return
         async with participant.lock:
-            if participant.session_id not in self.participants:
+            if (participant.session_id not in self.participants
+                    or participant.pc.connectionState == "closed"):
                 return
             changed = self._sync_forwarding(participant)
             if not changed and not participant.wants_offer:

@@ -126,11 +126,14 @@ class MeetingEvents:
 
     async def end(self, state: SocketState, payload: MeetingRef) -> dict[str, Any]:
         meeting = await self._meetings.end(payload.meeting_id, state.user_id)
-        await self._router.call(meeting.id, "end", {})
+        ended = await self._router.call(meeting.id, "end", {})
         assert self._gateway is not None
+        # Everyone invited hears of it, and so does every socket still in the meeting (an
+        # open meeting's participants need not be invitees).
         await self._gateway.deliver(DomainEvent(
             "meeting:ended", {"meeting_id": meeting.id},
-            frozenset({meeting.organiser, *meeting.hosts, *meeting.invitees})))
+            frozenset({meeting.organiser, *meeting.hosts, *meeting.invitees}),
+            topics=tuple(ended.get("sids", ()))))
         return {"meeting": meeting.to_wire()}
 
     async def socket_gone(self, state: SocketState) -> None:

@@ -73,11 +73,16 @@ class MediaPeer:
 
         self._tasks.append(asyncio.ensure_future(consume()))
 
-    async def join(self) -> dict[str, Any]:
+    async def join(self, answer_pushed: bool = True) -> dict[str, Any]:
         joined = await self.client.ok("meeting:join", {"meeting_id": self.meeting_id})
         self.session_id = joined["session_id"]
-        self._tasks.append(asyncio.ensure_future(self._answer_pushed_offers()))
+        if answer_pushed:
+            self.answer_pushed_offers()
         return joined
+
+    def answer_pushed_offers(self) -> None:
+        self._seen = len(self.client.pushes)
+        self._tasks.append(asyncio.ensure_future(self._answer_pushed_offers()))
 
     async def offer(self) -> dict[str, Any]:
         async with self._negotiating:
@@ -113,6 +118,21 @@ class MediaPeer:
         parsed = aiortc_sdp.SessionDescription.parse(remote.sdp)
         return {m.msid.split(" ")[0] for m in parsed.media
                 if m.msid and m.direction in ("sendonly", "sendrecv")}
+
+    def receiver_of(self, stream_id: str, kind: str) -> Any:
+        """The aiortc receiver of the track `stream_id` sends us, and the SSRC it arrives on."""
+        remote = self.pc.remoteDescription
+        parsed = aiortc_sdp.SessionDescription.parse(remote.sdp)
+        for media in parsed.media:
+            if media.kind == kind and media.msid and media.msid.startswith(stream_id + " "):
+                transceiver = next(t for t in self.pc.getTransceivers()
+                                   if t.mid == media.rtp.muxId)
+                return transceiver.receiver, media.ssrc[0].ssrc
+        raise AssertionError(f"no {kind} track of {stream_id}")
+
+    def video_frames_from(self, session_id: str) -> int:
+        return sum(n for track_id, n in self.frames.items()
+                   if track_id == f"{session_id}.0")
 
     async def frames_of(self, kind_count: int, at_least: int, timeout: float = 20.0) -> None:
         async with asyncio.timeout(timeout):

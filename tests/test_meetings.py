@@ -52,3 +52,207 @@ async def metrics_text(node: Any) -> str:
 
     async with aiohttp.ClientSession() as session, session.get(f"{node.url}/metrics") as r:
         return await r.text()
+
+
+async def wait_until(check: Any, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.05)
+
+
+async def meeting_of_two(connect: Connect) -> tuple[str, MediaPeer, MediaPeer]:
+    chief, clerk = await connect("chief"), await connect("clerk")
+    meeting_id = await create_meeting(chief, ["clerk"])
+    peers = MediaPeer(chief, meeting_id), MediaPeer(clerk, meeting_id)
+    for peer in peers:
+        peer.publish()
+        await peer.join()
+        await peer.offer()
+    for peer in peers:
+        await peer.frames_of(kind_count=2, at_least=5)
+    return meeting_id, peers[0], peers[1]
+
+
+async def test_only_the_organiser_hosts_and_invitees_join_a_closed_meeting(
+        connect: Connect) -> None:
+    chief, staff = await connect("chief"), await connect("staff01")
+    closed = await create_meeting(chief, ["clerk"])
+    refused = await staff.call("meeting:join", {"meeting_id": closed})
+    assert refused["error"]["code"] == "forbidden"
+    opened = await create_meeting(chief, [], open=True)
+    assert (await staff.ok("meeting:join", {"meeting_id": opened}))["session_id"]
+    missing = await staff.call("meeting:join", {"meeting_id": "mtg_nope"})
+    assert missing["error"]["code"] == "not_found"
+    ended = await chief.ok("meeting:end", {"meeting_id": opened})
+    assert ended["meeting"]["status"] == "ended"
+    assert (await staff.wait_for("meeting:ended"))["meeting_id"] == opened
+    again = await staff.call("meeting:join", {"meeting_id": opened})
+    assert again["error"]["code"] == "gone"
+    not_host = await staff.call("meeting:end", {"meeting_id": closed})
+    assert not_host["error"]["code"] == "forbidden"
+
+
+async def test_unknown_invitees_and_unusable_sdp_are_bad_requests_that_lose_nothing(
+        connect: Connect) -> None:
+    chief = await connect("chief")
+    unknown = await chief.call("meeting:create", {"title": "x", "invitees": ["nobody"]})
+    assert unknown["error"]["code"] == "bad_request"
+    meeting_id = await create_meeting(chief, [])
+    early = await chief.call("rtc:offer", {"meeting_id": meeting_id, "sdp": "v=0"})
+    assert early["error"]["code"] == "not_found"
+    peer = MediaPeer(chief, meeting_id)
+    try:
+        peer.publish()
+        await peer.join()
+        bogus = await chief.call("rtc:offer", {"meeting_id": meeting_id, "sdp": "v=0\r\nm=x"})
+        assert bogus["error"]["code"] == "bad_request"
+        assert (await peer.offer())["sdp"].startswith("v=0")
+    finally:
+        await peer.close()
+
+
+async def test_a_client_offer_crossing_a_pushed_offer_is_a_conflict_until_answered(
+        connect: Connect) -> None:
+    chief, clerk = await connect("chief"), await connect("clerk")
+    meeting_id = await create_meeting(chief, ["clerk"])
+    host, late = MediaPeer(chief, meeting_id), MediaPeer(clerk, meeting_id)
+    try:
+        host.publish()
+        await host.join()
+        await host.offer()
+        late.publish()
+        await late.join(answer_pushed=False)
+        await late.offer()
+        pushed = await clerk.wait_for("rtc:offer")
+        crossing = (await late.pc.createOffer()).sdp
+        refused = await clerk.call("rtc:offer", {"meeting_id": meeting_id, "sdp": crossing})
+        assert refused["error"]["code"] == "conflict"
+        await late._answer(pushed["sdp"])
+        stray = await clerk.call("rtc:answer", {"meeting_id": meeting_id,
+                                                "sdp": late.pc.localDescription.sdp})
+        assert stray["error"]["code"] == "conflict"
+        await late.frames_of(kind_count=2, at_least=10)
+    finally:
+        await host.close()
+        await late.close()
+
+
+async def test_last_n_zero_stops_camera_video_and_all_brings_it_back(
+        connect: Connect) -> None:
+    meeting_id, chief, clerk = await meeting_of_two(connect)
+    try:
+        assert chief.session_id is not None
+        await clerk.client.ok("meeting:subscribe", {"meeting_id": meeting_id,
+                                                    "video": {"last_n": 0}})
+        await asyncio.sleep(0.3)
+        before = clerk.video_frames_from(chief.session_id)
+        await asyncio.sleep(1.0)
+        assert clerk.video_frames_from(chief.session_id) - before <= 2
+        await clerk.client.ok("meeting:subscribe", {"meeting_id": meeting_id, "video": "all"})
+        resumed = clerk.video_frames_from(chief.session_id)
+        await wait_until(lambda: clerk.video_frames_from(chief.session_id) > resumed + 15)
+    finally:
+        await chief.close()
+        await clerk.close()
+
+
+async def test_picture_loss_from_a_subscriber_reaches_the_publisher_throttled(
+        connect: Connect, node: Any) -> None:
+    _meeting_id, chief, clerk = await meeting_of_two(connect)
+    try:
+        stats = node.services.media.sfu.stats
+        receiver, ssrc = clerk.receiver_of(f"chief.{chief.session_id}", "video")
+        await asyncio.sleep(0.6)  # past the throttle of the first keyframe request
+        before = stats.keyframe_requests
+        for _ in range(5):
+            await receiver._send_rtcp_pli(ssrc)
+        await wait_until(lambda: stats.keyframe_requests >= before + 1)
+        await asyncio.sleep(0.7)
+        # five requests inside one interval: one at once, one when the interval ends
+        assert stats.keyframe_requests - before == 2
+    finally:
+        await chief.close()
+        await clerk.close()
+
+
+async def test_a_nack_is_answered_from_the_subscribers_history(
+        connect: Connect, node: Any) -> None:
+    _meeting_id, chief, clerk = await meeting_of_two(connect)
+    try:
+        stats = node.services.media.sfu.stats
+        receiver, ssrc = clerk.receiver_of(f"chief.{chief.session_id}", "video")
+        streams = receiver._RTCRtpReceiver__remote_streams
+        latest = streams[ssrc].max_seq
+        before = stats.retransmitted
+        await receiver._send_rtcp_nack(ssrc, [(latest - 1) % 65536, latest])
+        await wait_until(lambda: stats.retransmitted >= before + 2)
+        unknown = (latest + 30000) % 65536  # never sent: nothing to resend
+        await receiver._send_rtcp_nack(ssrc, [unknown])
+        await asyncio.sleep(0.3)
+        assert stats.retransmitted == before + 2
+    finally:
+        await chief.close()
+        await clerk.close()
+
+
+async def test_a_slow_subscriber_drops_to_the_next_keyframe_and_nobody_else_waits(
+        connect: Connect, node: Any) -> None:
+    meeting_id, chief, clerk = await meeting_of_two(connect)
+    try:
+        sfu = node.services.media.sfu
+        assert clerk.session_id is not None
+        slow = sfu.meetings[meeting_id].participants[clerk.session_id]
+
+        async def crawl(data: bytes, write: Any = None) -> None:
+            await asyncio.sleep(0.05)
+
+        for _transceiver, subscription in slow.receiving.values():
+            subscription.sender.write = crawl
+        await wait_until(lambda: sfu.stats.dropped_slow > 0, timeout=30)
+        assert len(slow.outbox._queue) <= 600
+        assert clerk.session_id is not None
+        fast_before = chief.video_frames_from(clerk.session_id)
+        await asyncio.sleep(1.0)
+        assert chief.video_frames_from(clerk.session_id) - fast_before >= 15
+    finally:
+        await chief.close()
+        await clerk.close()
+
+
+async def test_a_meeting_is_placed_on_one_media_node_and_moves_when_that_node_dies(
+        start_node: Any, connect: Connect) -> None:
+    first = await start_node(node_id="media-a", media_node_ttl=1.0)
+    second = await start_node(node_id="media-b", media_node_ttl=1.0)
+    chief = await connect("chief", on=first)
+    clerk = await connect("clerk", on=second)
+    meeting_id = await create_meeting(chief, ["clerk"])
+    peers = [MediaPeer(chief, meeting_id), MediaPeer(clerk, meeting_id)]
+    try:
+        placed = set()
+        for peer in peers:
+            peer.publish()
+            placed.add((await peer.join())["media_node"])
+            await peer.offer()
+        assert len(placed) == 1
+        for peer in peers:
+            await peer.frames_of(kind_count=2, at_least=10)
+        media_node = placed.pop()
+        dying, surviving = (first, second) if media_node == "media-a" else (second, first)
+        survivor = peers[0] if surviving is first else peers[1]
+        await dying.close()
+        notice = await survivor.client.wait_for("meeting:reconnect", timeout=10)
+        assert notice["meeting_id"] == meeting_id
+        await survivor.close()
+        again = MediaPeer(survivor.client, meeting_id)
+        peers.append(again)
+        again.publish()
+        again.answer_pushed_offers()
+        reply = await again.offer()
+        assert reply["session_id"]
+        joined_again = await survivor.client.ok("meeting:subscribe",
+                                                {"meeting_id": meeting_id, "video": "all"})
+        assert joined_again == {}
+        assert surviving.services.media.sfu.meetings[meeting_id].participants
+    finally:
+        for peer in peers:
+            await peer.close()
