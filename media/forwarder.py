@@ -159,16 +159,20 @@ class Subscription:
     def offer(self, packet: RtpPacket, keyframe: bool) -> None:
         if self.paused or not self.sender.started:
             return
+        if self.waiting_keyframe and not keyframe:
+            return
+        self.outbox.push(self, packet, keyframe)
+
+    def render(self, packet: RtpPacket, keyframe: bool, now: float) -> bytes | None:
+        """The packet as this subscriber gets it, or None when it is left out. Numbering
+        decisions happen here, in sending order, never while the packet waits in the queue."""
         if self.waiting_keyframe:
             if not keyframe:
-                return
+                return None
             self.waiting_keyframe = False
             self._rewriter.restart()
         if not packet.payload and self._rewriter.skip(packet.sequence_number):
-            return  # padding the publisher sent to probe its own link
-        self.outbox.push(self, packet)
-
-    def render(self, packet: RtpPacket, now: float) -> bytes:
+            return None  # padding the publisher sent to probe its own link
         sender = self.sender
         seq, ts = self._rewriter.rewrite(packet.sequence_number, packet.timestamp, now)
         out = RtpPacket(payload_type=sender.payload_type or packet.payload_type,
@@ -225,7 +229,7 @@ class Outbox:
     def __init__(self, stats: ForwardingStats, limit: int = OUTBOX_LIMIT) -> None:
         self.stats = stats
         self.subscriptions: list[Subscription] = []
-        self._queue: deque[tuple[Subscription, RtpPacket | bytes]] = deque()
+        self._queue: deque[tuple[Subscription, RtpPacket | bytes, bool]] = deque()
         self._limit = limit
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -246,17 +250,17 @@ class Outbox:
         for subscription in list(self.subscriptions):
             subscription.close()
 
-    def push(self, subscription: Subscription, packet: RtpPacket) -> None:
+    def push(self, subscription: Subscription, packet: RtpPacket, keyframe: bool) -> None:
         if len(self._queue) >= self._limit:
             self._overflow()
-            if subscription.waiting_keyframe:
+            if subscription.waiting_keyframe and not keyframe:
                 return
-        self._queue.append((subscription, packet))
+        self._queue.append((subscription, packet, keyframe))
         self._ready.set()
 
     def push_bytes(self, subscription: Subscription, data: bytes) -> None:
         if len(self._queue) < self._limit:
-            self._queue.append((subscription, data))
+            self._queue.append((subscription, data, False))
             self._ready.set()
 
     def _overflow(self) -> None:
@@ -273,13 +277,13 @@ class Outbox:
             await self._ready.wait()
             self._ready.clear()
             while queue:
-                subscription, item = queue.popleft()
+                subscription, item, keyframe = queue.popleft()
                 if isinstance(item, bytes):
-                    data = item
+                    data: bytes | None = item
                 else:
-                    if subscription.waiting_keyframe:
-                        continue  # queued before an overflow restarted this stream
-                    data = subscription.render(item, time.time())
+                    data = subscription.render(item, keyframe, time.time())
+                if data is None:
+                    continue
                 await subscription.sender.write(data)
                 self.stats.packets_out += 1
 

@@ -7,9 +7,11 @@ whenever the next forwarded packet does not follow the previous one in the same 
 from __future__ import annotations
 
 import secrets
+from collections import deque
 
 SEQ_MOD = 1 << 16
 TS_MOD = 1 << 32
+SKIPS_KEPT = 64  # skipped packets remembered, so that a late packet still maps right
 
 
 def seq_newer(a: int, b: int) -> bool:
@@ -29,6 +31,7 @@ class StreamRewriter:
         self._last_out_ts = 0
         self._last_out_at = 0.0
         self._run_open = False
+        self._skipped: deque[int] = deque(maxlen=SKIPS_KEPT)
 
     def restart(self) -> None:
         """The next packet starts a new run (another source, or resuming after a pause)."""
@@ -37,7 +40,12 @@ class StreamRewriter:
     def rewrite(self, seq: int, timestamp: int, now: float) -> tuple[int, int]:
         if not self._run_open:
             self._open_run(seq, timestamp, now)
-        out_seq = (seq + self._seq_offset) % SEQ_MOD
+        offset = self._seq_offset
+        last = self._last_in_seq
+        if self._skipped and last is not None and not seq_newer(seq, last):
+            # A late packet from before some skips: undo the skips that came after it.
+            offset += sum(1 for skipped in self._skipped if seq_newer(skipped, seq))
+        out_seq = (seq + offset) % SEQ_MOD
         out_ts = (timestamp + self._ts_offset) % TS_MOD
         if self._last_in_seq is None or seq_newer(seq, self._last_in_seq):
             self._last_in_seq = seq
@@ -55,6 +63,7 @@ class StreamRewriter:
             return False
         self._last_in_seq = seq
         self._seq_offset = (self._seq_offset - 1) % SEQ_MOD
+        self._skipped.append(seq)
         return True
 
     def output_timestamp(self, timestamp: int) -> int:
@@ -72,4 +81,5 @@ class StreamRewriter:
         self._seq_offset = (start_seq - seq) % SEQ_MOD
         self._ts_offset = (start_ts - timestamp) % TS_MOD
         self._last_in_seq = (seq - 1) % SEQ_MOD
+        self._skipped.clear()
         self._run_open = True
