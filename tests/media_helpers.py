@@ -131,8 +131,18 @@ class MediaPeer:
         raise AssertionError(f"no {kind} track of {stream_id}")
 
     def video_frames_from(self, session_id: str) -> int:
-        return sum(n for track_id, n in self.frames.items()
-                   if track_id == f"{session_id}.0")
+        return self.frames.get(f"{session_id}.0", 0)
+
+    def audio_frames_from(self, session_id: str) -> int:
+        return self.frames.get(f"{session_id}.1", 0)
+
+    async def hear(self, session_id: str, frames: int) -> None:
+        """Wait until `frames` more audio frames (20 ms each) came from `session_id`: a
+        measure of time passing with media flowing, for checks that something did not."""
+        target = self.audio_frames_from(session_id) + frames
+        async with asyncio.timeout(10 + frames * 0.02 * 3):
+            while self.audio_frames_from(session_id) < target:
+                await asyncio.sleep(0.02)
 
     async def frames_of(self, kind_count: int, at_least: int, timeout: float = 20.0) -> None:
         async with asyncio.timeout(timeout):

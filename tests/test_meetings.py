@@ -144,9 +144,9 @@ async def test_last_n_zero_stops_camera_video_and_all_brings_it_back(
         assert chief.session_id is not None
         await clerk.client.ok("meeting:subscribe", {"meeting_id": meeting_id,
                                                     "video": {"last_n": 0}})
-        await asyncio.sleep(0.3)
+        await clerk.hear(chief.session_id, 10)
         before = clerk.video_frames_from(chief.session_id)
-        await asyncio.sleep(1.0)
+        await clerk.hear(chief.session_id, 50)  # a second of audio, and no video
         assert clerk.video_frames_from(chief.session_id) - before <= 2
         await clerk.client.ok("meeting:subscribe", {"meeting_id": meeting_id, "video": "all"})
         resumed = clerk.video_frames_from(chief.session_id)
@@ -162,12 +162,13 @@ async def test_picture_loss_from_a_subscriber_reaches_the_publisher_throttled(
     try:
         stats = node.services.media.sfu.stats
         receiver, ssrc = clerk.receiver_of(f"chief.{chief.session_id}", "video")
-        await asyncio.sleep(0.6)  # past the throttle of the first keyframe request
+        assert chief.session_id is not None
+        await clerk.hear(chief.session_id, 30)  # past the throttle of the first request
         before = stats.keyframe_requests
         for _ in range(5):
             await receiver._send_rtcp_pli(ssrc)
-        await wait_until(lambda: stats.keyframe_requests >= before + 1)
-        await asyncio.sleep(0.7)
+        await wait_until(lambda: stats.keyframe_requests >= before + 2)
+        await clerk.hear(chief.session_id, 40)
         # five requests inside one interval: one at once, one when the interval ends
         assert stats.keyframe_requests - before == 2
     finally:
@@ -188,7 +189,8 @@ async def test_a_nack_is_answered_from_the_subscribers_history(
         await wait_until(lambda: stats.retransmitted >= before + 2)
         unknown = (latest + 30000) % 65536  # never sent: nothing to resend
         await receiver._send_rtcp_nack(ssrc, [unknown])
-        await asyncio.sleep(0.3)
+        assert chief.session_id is not None
+        await clerk.hear(chief.session_id, 15)
         assert stats.retransmitted == before + 2
     finally:
         await chief.close()
@@ -212,8 +214,8 @@ async def test_a_slow_subscriber_drops_to_the_next_keyframe_and_nobody_else_wait
         assert len(slow.outbox._queue) <= 600
         assert clerk.session_id is not None
         fast_before = chief.video_frames_from(clerk.session_id)
-        await asyncio.sleep(1.0)
-        assert chief.video_frames_from(clerk.session_id) - fast_before >= 15
+        await wait_until(lambda: chief.video_frames_from(clerk.session_id) >= fast_before + 15,
+                         timeout=3)
     finally:
         await chief.close()
         await clerk.close()
