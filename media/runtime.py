@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
 
+from core.bus import DomainEvent, EventBus
 from core.clock import Clock
 from core.redis import Keys
 from core.tasks import Periodic
@@ -43,11 +43,10 @@ class MediaNode:
         await self.sfu.close()
 
 
-def bus_push(publish: Callable[[Any], Awaitable[None]],
-             event_type: Callable[..., Any]) -> Push:
+def bus_push(bus: EventBus) -> Push:
     """Deliver the SFU's pushes to sockets by id, on whichever node holds them."""
 
     async def push(name: str, payload: dict[str, Any], sids: list[str]) -> None:
-        await publish(event_type(name, payload, topics=tuple(sids)))
+        await bus.publish(DomainEvent(name, payload, topics=tuple(sids)))
 
     return push

@@ -209,14 +209,10 @@ class MeetingMedia:
         videos = 0
         for transceiver in participant.pc.getTransceivers():
             mid = transceiver.mid
-            receiving = transceiver.currentDirection in ("recvonly", "sendrecv") or (
-                transceiver.direction == "recvonly"
-                and transceiver._offerDirection in ("recvonly", "sendrecv"))
-            if mid is None or not isinstance(transceiver.receiver, ForwardingReceiver):
-                continue
-            if transceiver.direction == "sendonly":
-                continue  # one of ours, forwarding to this participant
-            if not receiving:
+            if mid is None or transceiver.direction == "sendonly":
+                continue  # not negotiated yet, or one of ours forwarding to this participant
+            # The answer just set fixed currentDirection: whether the client still sends here.
+            if transceiver.currentDirection not in ("recvonly", "sendrecv"):
                 track = participant.published.pop(mid, None)
                 if track is not None:
                     track.detach_all()
@@ -239,8 +235,10 @@ class MeetingMedia:
                 def on_level(level: int, session_id: str = session_id) -> None:
                     self.speaker.observe(session_id, level, time.monotonic())
 
+            receiver = transceiver.receiver
+            assert isinstance(receiver, ForwardingReceiver)  # built by ForwardingPeerConnection
             participant.published[mid] = PublishedTrack(
-                key, kind, source, _main_codec(transceiver._codecs), transceiver.receiver,
+                key, kind, source, _main_codec(transceiver._codecs), receiver,
                 self._stats, self._keyframe_interval, on_level)
             changed = True
         return changed

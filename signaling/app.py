@@ -45,7 +45,7 @@ from core.auth.ratelimit import WindowCounter
 from core.auth.secret import ensure_secret_key
 from core.auth.service import AuthPolicy, AuthService
 from core.auth.tokens import TokenCodec
-from core.bus import DomainEvent, EventBus
+from core.bus import EventBus
 from core.clock import Clock, SystemClock
 from core.config import Config, ConfigError
 from core.crypto import FieldCipher, cipher_for
@@ -317,7 +317,7 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
                            config.room_tick)
     bookings.on_change(live_rooms.changed)
     meetings = MeetingService(MeetingStore(db), directory, bookings, clock)
-    media = MediaNode(redis, keys, clock, config.node_id, bus_push(bus.publish, DomainEvent),
+    media = MediaNode(redis, keys, clock, config.node_id, bus_push(bus),
                       list(config.media_host_addresses), config.media_node_ttl,
                       config.keyframe_interval)
     meeting_events = MeetingEvents(meetings, media.router, clock)

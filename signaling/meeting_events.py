@@ -161,5 +161,5 @@ class MeetingEvents:
                     continue
                 joined.node_id = None
                 await self._router.forget(meeting_id, node)
-                await self._gateway.sio.emit("meeting:reconnect", {"meeting_id": meeting_id},
-                                             to=sid)
+                await self._gateway.deliver(DomainEvent(
+                    "meeting:reconnect", {"meeting_id": meeting_id}, topics=(sid,)))

@@ -5,6 +5,8 @@ server decoding or encoding a frame."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from tests.conftest import Connect
@@ -60,17 +62,23 @@ async def wait_until(check: Any, timeout: float = 10.0) -> None:
             await asyncio.sleep(0.05)
 
 
-async def meeting_of_two(connect: Connect) -> tuple[str, MediaPeer, MediaPeer]:
+@contextlib.asynccontextmanager
+async def meeting_of_two(connect: Connect) -> AsyncIterator[tuple[str, MediaPeer, MediaPeer]]:
+    """chief and clerk in one meeting, each publishing and receiving the other's media."""
     chief, clerk = await connect("chief"), await connect("clerk")
     meeting_id = await create_meeting(chief, ["clerk"])
     peers = MediaPeer(chief, meeting_id), MediaPeer(clerk, meeting_id)
-    for peer in peers:
-        peer.publish()
-        await peer.join()
-        await peer.offer()
-    for peer in peers:
-        await peer.frames_of(kind_count=2, at_least=5)
-    return meeting_id, peers[0], peers[1]
+    try:
+        for peer in peers:
+            peer.publish()
+            await peer.join()
+            await peer.offer()
+        for peer in peers:
+            await peer.frames_of(kind_count=2, at_least=5)
+        yield meeting_id, peers[0], peers[1]
+    finally:
+        for peer in peers:
+            await peer.close()
 
 
 async def test_only_the_organiser_hosts_and_invitees_join_a_closed_meeting(
@@ -139,8 +147,7 @@ async def test_a_client_offer_crossing_a_pushed_offer_is_a_conflict_until_answer
 
 async def test_last_n_zero_stops_camera_video_and_all_brings_it_back(
         connect: Connect) -> None:
-    meeting_id, chief, clerk = await meeting_of_two(connect)
-    try:
+    async with meeting_of_two(connect) as (meeting_id, chief, clerk):
         assert chief.session_id is not None
         await clerk.client.ok("meeting:subscribe", {"meeting_id": meeting_id,
                                                     "video": {"last_n": 0}})
@@ -151,15 +158,11 @@ async def test_last_n_zero_stops_camera_video_and_all_brings_it_back(
         await clerk.client.ok("meeting:subscribe", {"meeting_id": meeting_id, "video": "all"})
         resumed = clerk.video_frames_from(chief.session_id)
         await wait_until(lambda: clerk.video_frames_from(chief.session_id) > resumed + 15)
-    finally:
-        await chief.close()
-        await clerk.close()
 
 
 async def test_picture_loss_from_a_subscriber_reaches_the_publisher_throttled(
         connect: Connect, node: Any) -> None:
-    _meeting_id, chief, clerk = await meeting_of_two(connect)
-    try:
+    async with meeting_of_two(connect) as (_meeting_id, chief, clerk):
         stats = node.services.media.sfu.stats
         receiver, ssrc = clerk.receiver_of(f"chief.{chief.session_id}", "video")
         assert chief.session_id is not None
@@ -171,15 +174,11 @@ async def test_picture_loss_from_a_subscriber_reaches_the_publisher_throttled(
         await clerk.hear(chief.session_id, 40)
         # five requests inside one interval: one at once, one when the interval ends
         assert stats.keyframe_requests - before == 2
-    finally:
-        await chief.close()
-        await clerk.close()
 
 
 async def test_a_nack_is_answered_from_the_subscribers_history(
         connect: Connect, node: Any) -> None:
-    _meeting_id, chief, clerk = await meeting_of_two(connect)
-    try:
+    async with meeting_of_two(connect) as (_meeting_id, chief, clerk):
         stats = node.services.media.sfu.stats
         receiver, ssrc = clerk.receiver_of(f"chief.{chief.session_id}", "video")
         streams = receiver._RTCRtpReceiver__remote_streams
@@ -192,15 +191,11 @@ async def test_a_nack_is_answered_from_the_subscribers_history(
         assert chief.session_id is not None
         await clerk.hear(chief.session_id, 15)
         assert stats.retransmitted == before + 2
-    finally:
-        await chief.close()
-        await clerk.close()
 
 
 async def test_a_slow_subscriber_drops_to_the_next_keyframe_and_nobody_else_waits(
         connect: Connect, node: Any) -> None:
-    meeting_id, chief, clerk = await meeting_of_two(connect)
-    try:
+    async with meeting_of_two(connect) as (meeting_id, chief, clerk):
         sfu = node.services.media.sfu
         assert clerk.session_id is not None
         slow = sfu.meetings[meeting_id].participants[clerk.session_id]
@@ -216,9 +211,6 @@ async def test_a_slow_subscriber_drops_to_the_next_keyframe_and_nobody_else_wait
         fast_before = chief.video_frames_from(clerk.session_id)
         await wait_until(lambda: chief.video_frames_from(clerk.session_id) >= fast_before + 15,
                          timeout=3)
-    finally:
-        await chief.close()
-        await clerk.close()
 
 
 async def test_a_meeting_is_placed_on_one_media_node_and_moves_when_that_node_dies(
