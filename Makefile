@@ -16,10 +16,17 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/python -m signaling
 
-# Node runs the official socket.io-client in the contract tests.
+# Node runs the official socket.io-client in the contract tests; Debian's Chromium runs the
+# browser tests (driven by Playwright's Python package, never `playwright install`); `ip`
+# brings up loopback in the tests' own network namespace.
 system-deps:
-	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
-	  apt-get update && apt-get install -y --no-install-recommends nodejs npm; fi
+	@missing=""; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	command -v ip >/dev/null || missing="$$missing iproute2"; \
+	if [ -n "$$missing" ]; then \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; fi
 
 $(NODE_MODULES): tests/js/package.json | system-deps
 	cd tests/js && npm install --no-audit --no-fund --silent
@@ -29,8 +36,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check core chat cards rooms media signaling loadtest tests
 	$(BIN)/mypy
 
-test: $(STAMP) $(NODE_MODULES) lint
-	$(BIN)/python -m pytest -q
+# The whole suite runs in a network namespace of its own with nothing but loopback, so no
+# test (WebRTC in Chromium included) can send a packet off this machine.
+test: $(STAMP) $(NODE_MODULES) system-deps lint
+	unshare -rn sh -c 'ip link set lo up && exec $(BIN)/python -m pytest -q'
 
 clean:
 	rm -rf $(VENV) tests/js/node_modules

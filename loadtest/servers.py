@@ -249,7 +249,7 @@ class XietongTarget(Target):
             "HOST": "127.0.0.1", "PORT": str(self.port), "DATA_DIR": str(data_dir),
             "DEMO": "true", "PASSWORD_HASH_N": "1024", "LOGIN_MAX_PER_ADDRESS": "1000000",
             "LOGIN_MAX_PER_USER": "1000000", "SEND_RATE_MAX": "1000000", "LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1"})
+            "PYTHONUNBUFFERED": "1", "MEDIA_HOST_ADDRESSES": "127.0.0.1"})
         return env
 
     async def start(self, session: aiohttp.ClientSession) -> None:

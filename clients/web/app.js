@@ -89,6 +89,9 @@ $("login").addEventListener("submit", async (event) => {
   try {
     await login(form.get("username"), form.get("password"));
     $("login-error").textContent = "";
+    // Pages that need a session (a meeting link) send the user here and back.
+    const next = new URLSearchParams(location.search).get("next");
+    if (next?.startsWith("/") && !next.startsWith("//")) return location.assign(next);
     await enter();
   } catch (error) {
     if (error instanceof ApiError) showError(error); else throw error;

@@ -1,4 +1,4 @@
-"""Health, metrics and the web client's entry page."""
+"""Health, metrics and the web client's pages."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class OpsRoutes:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/", self.index)
+        app.router.add_get("/meetings/{meeting_id}", self.meeting_page)
         app.router.add_static("/static/", WEB_ROOT, show_index=False)
 
     async def _probe(self, check: Check) -> str:
@@ -55,3 +56,7 @@ class OpsRoutes:
 
     async def index(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(WEB_ROOT / "index.html")
+
+    async def meeting_page(self, request: web.Request) -> web.FileResponse:
+        # The page joins by the id in its own address; a bad id is refused by meeting:join.
+        return web.FileResponse(WEB_ROOT / "meeting.html")

@@ -1,0 +1,138 @@
+"""The media side of the `meeting` benchmark, all in the generator process, on loopback:
+
+- `CounterTrack`: synthetic 640x480 camera video whose frame number is drawn into the picture
+  as 16 black-or-white blocks, with the moment each frame left the camera;
+- `read_counter`: the number back out of a decoded frame, which gives end-to-end latency;
+- `CountingReceiver` peers: subscribers that do not decode (aiortc's receiver always decodes,
+  so they use the SFU's forwarding receiver and only count frames as their last packet comes);
+- `DecodingProbe`: the one subscriber that decodes, reads the counter and records latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+import av
+import numpy as np
+from aiortc import MediaStreamTrack, RTCRtpCodecParameters, VideoStreamTrack
+from aiortc.rtp import RtpPacket
+
+from media.aiortc_bridge import (
+    ForwardingPeerConnection,
+    ForwardingReceiver,
+    HostPinnedPeerConnection,
+)
+
+WIDTH, HEIGHT, FPS = 640, 480, 30
+BITS = 16
+BLOCK = WIDTH // BITS  # 40 px: survives VP8's quantisation at any bitrate it picks
+LOOPBACK = ("127.0.0.1",)
+
+
+def peer(decoding: bool) -> HostPinnedPeerConnection:
+    """A loopback-only peer; a non-decoding one hands received RTP to its receivers' sinks."""
+    return HostPinnedPeerConnection(LOOPBACK) if decoding else ForwardingPeerConnection(LOOPBACK)
+
+
+class CounterTrack(VideoStreamTrack):
+    """640x480 at 30 fps: moving texture (so the encoder has real work and a realistic
+    bitrate) under a band that carries the frame number."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        rng = np.random.default_rng(7)
+        self._texture = rng.integers(40, 200, (HEIGHT * 2, WIDTH), dtype=np.uint8)
+        self._chroma = np.full((HEIGHT // 2, WIDTH), 128, dtype=np.uint8)
+        self.number = 0
+        #: frame number -> perf_counter() when the frame was handed to the encoder
+        self.sent_at: dict[int, float] = {}
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        n = self.number
+        self.number += 1
+        shift = (n * 4) % HEIGHT
+        luma = self._texture[shift:shift + HEIGHT].copy()
+        for bit in range(BITS):
+            luma[:BLOCK, bit * BLOCK:(bit + 1) * BLOCK] = 235 if (n >> bit) & 1 else 16
+        frame = av.VideoFrame.from_ndarray(np.concatenate([luma, self._chroma]),
+                                           format="yuv420p")
+        frame.pts, frame.time_base = pts, time_base
+        self.sent_at[n] = time.perf_counter()
+        return frame
+
+
+def read_counter(frame: av.VideoFrame) -> int:
+    luma = frame.to_ndarray(format="gray")
+    margin = BLOCK // 4
+    band = luma[margin:BLOCK - margin]
+    n = 0
+    for bit in range(BITS):
+        if band[:, bit * BLOCK + margin:(bit + 1) * BLOCK - margin].mean() > 128:
+            n |= 1 << bit
+    return n
+
+
+class FrameCounter:
+    """Frames of one non-decoding subscriber, counted on each frame's last packet (marker)."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.packets = 0
+
+    def __call__(self, packet: RtpPacket, codec: RTCRtpCodecParameters) -> None:
+        self.packets += 1
+        if packet.marker and codec.mimeType.startswith("video/"):
+            self.frames += 1
+
+
+def count_received(pc: HostPinnedPeerConnection, counter: FrameCounter) -> None:
+    """Point every forwarding receiver of `pc` at `counter` (after each negotiation)."""
+    for transceiver in pc.getTransceivers():
+        receiver = transceiver.receiver
+        if isinstance(receiver, ForwardingReceiver) and receiver.sink is None:
+            receiver.sink = counter
+
+
+class DecodingProbe:
+    """Decodes every video track it receives and records, per frame, how long ago the
+    publisher's camera produced it."""
+
+    def __init__(self, sent_at: Callable[[int], float | None]) -> None:
+        self._sent_at = sent_at
+        self.latencies: list[float] = []  # seconds, in arrival order
+        self.frames = 0
+        self.unreadable = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def attach(self, pc: HostPinnedPeerConnection) -> None:
+        pc.on("track", self._on_track)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind == "video":
+            self._tasks.append(asyncio.ensure_future(self._consume(track)))
+
+    async def _consume(self, track: MediaStreamTrack) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except Exception:
+                return
+            now = time.perf_counter()
+            self.frames += 1
+            sent = self._sent_at(read_counter(frame))  # type: ignore[arg-type]
+            if sent is None or not 0 <= now - sent < 5:
+                self.unreadable += 1
+                continue
+            self.latencies.append(now - sent)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+
