@@ -20,6 +20,7 @@ import numpy as np
 from aiortc import MediaStreamTrack, RTCRtpCodecParameters, VideoStreamTrack
 from aiortc.rtp import RtpPacket
 
+from core.tasks import cancel_and_wait
 from media.aiortc_bridge import (
     ForwardingPeerConnection,
     ForwardingReceiver,
@@ -131,8 +132,6 @@ class DecodingProbe:
 
     async def close(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
+            with contextlib.suppress(Exception):  # a consumer's own failure ends it too
+                await cancel_and_wait(task)
 

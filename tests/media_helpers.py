@@ -14,6 +14,7 @@ from aiortc import MediaStreamTrack, RTCSessionDescription, VideoStreamTrack
 from aiortc import sdp as aiortc_sdp
 from aiortc.mediastreams import AudioStreamTrack
 
+from core.tasks import cancel_and_wait
 from media.aiortc_bridge import HostPinnedPeerConnection
 from tests.conftest import Client
 
@@ -151,9 +152,7 @@ class MediaPeer:
 
     async def close(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
+            with contextlib.suppress(Exception):  # a consumer's own failure ends it too
+                await cancel_and_wait(task)
         await self.pc.close()
 

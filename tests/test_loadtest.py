@@ -1,7 +1,8 @@
 """The load generator end to end, small enough for the suite: chat-fanout against the two
 reference servers and Xietong, checking that every message reached every member of its group;
 card-storm against Xietong, checking that every card and card:update reached every holder;
-room-grid, checking that every booking was made and exactly one racer won.
+room-grid, checking that every booking was made and exactly one racer won; meeting, checking
+that every subscriber of both servers received the video and that Xietong decoded nothing.
 Speed goals are the benchmark's to report, not assertions here."""
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from loadtest.media_peers import CounterTrack, read_counter
 from loadtest.report import Summary, format_table, percentile
-from loadtest.scenarios import card_storm, chat_fanout, room_grid
+from loadtest.scenarios import card_storm, chat_fanout, meeting, room_grid
 
 SERVERS = ("node", "python", "xietong")
 
@@ -106,6 +108,50 @@ async def test_room_grid_books_every_series_and_exactly_one_racer_wins(tmp_path:
     assert not room_grid.failed(document)
     assert json.loads((tmp_path / "rooms.json").read_text())["race"]["created"] == 1
     assert "1 created, 7 conflict" in room_grid.format_report(document)
+
+
+@pytest.mark.timeout(240)
+async def test_meeting_video_reaches_every_subscriber_of_both_servers_undecoded_by_xietong(
+        tmp_path: Path) -> None:
+    options = meeting.Options(counts=(1, 2), warmup=1.0, duration=2.0,
+                              out=tmp_path / "meeting.json", workdir=tmp_path / "work")
+
+    document = await meeting.run(options)
+
+    assert document["error"] is None
+    rows = document["rows"]
+    assert [(r["server"], r["n"]) for r in rows] == [
+        ("xietong", 1), ("xietong", 2), ("reference", 1), ("reference", 2)]
+    for row in rows:
+        assert row["fps_min"] > 10 and row["probe_fps"] > 10, row
+        assert row["latency_ms"]["count"] > 0 and row["direct_ms"]["count"] > 0, row
+        assert row["srv_cores"] > 0, row
+    counters = rows[1]["server_counters"]
+    assert counters["packets_out"] > 0
+    assert counters["frames_decoded"] == 0 and counters["frames_encoded"] == 0
+    assert not meeting.failed(document)
+    assert document["marginal_cores"] == {"xietong": None, "reference": None}  # no N=8
+    assert set(document["added_p99_ms"]) == {1, 2}
+    assert json.loads((tmp_path / "meeting.json").read_text())["rows"][0]["server"] == "xietong"
+    assert "p99 added over the direct call" in meeting.format_report(document)
+
+
+async def test_the_frame_number_drawn_by_the_publisher_survives_vp8() -> None:
+    from aiortc.codecs.vpx import Vp8Decoder, Vp8Encoder, vp8_depayload
+    from aiortc.jitterbuffer import JitterFrame
+
+    track = CounterTrack()
+    track.number = 40_961
+    encoder, decoder = Vp8Encoder(), Vp8Decoder()
+    for expected in (40_961, 40_962):
+        frame = await track.recv()
+        assert read_counter(frame) == expected
+        payloads, timestamp = encoder.encode(frame, force_keyframe=True)
+        depacketised = b"".join(vp8_depayload(p) for p in payloads)
+        [decoded] = decoder.decode(JitterFrame(data=depacketised, timestamp=timestamp))
+        assert read_counter(decoded) == expected
+    assert set(track.sent_at) == {40_961, 40_962}
+    track.stop()
 
 
 def test_report_percentiles_and_table() -> None:

@@ -55,6 +55,9 @@ GOAL_RATIO = 20.0
 GOAL_ADDED_P99_MS = 5.0
 SERVERS = ("xietong", "reference")
 _MS = 1e3
+LIVE_WITHIN = 0.25  # seconds: the probe's last LIVE_FRAMES frames this fresh start a window
+LIVE_FRAMES = 30
+CATCH_UP_TIMEOUT = 20.0
 
 
 @dataclass(frozen=True)
@@ -300,6 +303,24 @@ class Meter:
         self.counters: list[FrameCounter] = []
         self.pid = pid
 
+    def _live(self) -> bool:
+        recent = self.probe.latencies[-LIVE_FRAMES:]
+        return len(recent) == LIVE_FRAMES and max(recent) <= LIVE_WITHIN
+
+    async def caught_up(self, limit: float) -> bool:
+        """Wait (at most `limit` s) until the probe's last `LIVE_FRAMES` frames were all at
+        most `LIVE_WITHIN` s old. An aiortc subscriber that connects while others are
+        joining can get its first seconds late, in one burst (the server's queue stays
+        short meanwhile): windows measure the steady state after that. A saturated server
+        never catches up; its window is measured anyway and marked."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(limit):
+                # The decoder's task appends latencies; looking ten times a second is plenty.
+                while not self._live():  # noqa: ASYNC110
+                    await asyncio.sleep(0.1)
+                return True
+        return False
+
     async def window(self, duration: float) -> Window:
         frames = [c.frames for c in self.counters]
         probe_frames = self.probe.frames
@@ -320,13 +341,13 @@ class Meter:
                       direct_ms=Summary.of(s * _MS for s in self.direct.latencies[direct_first:]))
 
 
-async def measure_server(server: Server, options: Options,
-                         session: aiohttp.ClientSession) -> list[dict[str, Any]]:
+async def measure_server(server: Server, options: Options, session: aiohttp.ClientSession,
+                         rows: list[dict[str, Any]]) -> None:
+    """Append a row per N to `rows` as it is measured (a later failure keeps them)."""
     await server.start(session)
     publisher = Publisher()
     probe = DecodingProbe(publisher.track.sent_at.get)
     meter = Meter(probe, publisher.direct_probe, server.pid)
-    rows = []
     try:
         await publisher.call_directly()
         await server.publish(publisher)
@@ -339,11 +360,12 @@ async def measure_server(server: Server, options: Options,
                 await server.subscribe(peer(decoding=False), counter)
                 meter.counters.append(counter)
             await asyncio.sleep(options.warmup)
+            live = await meter.caught_up(CATCH_UP_TIMEOUT)
             window = await meter.window(options.duration)
             log.info("%s N=%d: %.3f cores, %.1f fps (min %.1f), p99 %.1f ms (direct %.1f)",
                      server.name, n, window.srv_cores, window.fps_median, window.fps_min,
                      window.latency_ms.p99, window.direct_ms.p99)
-            rows.append({"server": server.name, "n": n, **asdict(window)})
+            rows.append({"server": server.name, "n": n, "live": live, **asdict(window)})
         counters = await server.counters(session)
         if counters:
             rows[-1]["server_counters"] = counters
@@ -351,7 +373,6 @@ async def measure_server(server: Server, options: Options,
         await probe.close()
         await server.close()
         await publisher.close()
-    return rows
 
 
 def marginal(rows: list[dict[str, Any]], server: str) -> float | None:
@@ -386,11 +407,11 @@ async def run(options: Options) -> dict[str, Any]:
             for name in options.servers:
                 server: Server = Xietong(settings, max(options.counts) + 2) \
                     if name == "xietong" else Reference(settings)
-                document["rows"].extend(await measure_server(server, options, session))
-            document.update(verdicts(document))
+                await measure_server(server, options, session, document["rows"])
         except Exception as exc:
             log.exception("meeting failed")
             document["error"] = f"{type(exc).__name__}: {exc}"[:500]
+    document.update(verdicts(document))
     if options.out is not None:
         write_json(options.out, document)
     return document
@@ -404,6 +425,7 @@ COLUMNS = [
     Column("fps_med", "fps_median", "{:.1f}"),
     Column("fps_min", "fps_min", "{:.1f}"),
     Column("probe_fps", "probe_fps", "{:.1f}"),
+    Column("live", "live_text", left=True),
     *(Column(f"{key}ms", key, "{:.1f}") for key in ("p50", "p95", "p99")),
     Column("direct_p99ms", "direct_p99", "{:.1f}"),
 ]
@@ -418,10 +440,8 @@ def format_report(document: dict[str, Any]) -> str:
     head = (f"meeting: one 640x480 30 fps VP8 publisher, N = {options['counts']} non-decoding "
             f"subscribers + 1 decoding probe; {options['duration']:g} s windows after "
             f"{options['warmup']:g} s")
-    if document["error"]:
-        return f"{head}\n\nerror: {document['error']}"
-    rows = [{**r, **r["latency_ms"], "direct_p99": r["direct_ms"]["p99"]}
-            for r in document["rows"]]
+    rows = [{**r, **r["latency_ms"], "direct_p99": r["direct_ms"]["p99"],
+             "live_text": "yes" if r["live"] else "behind"} for r in document["rows"]]
     goals = document["goals"]
     ours = document["marginal_cores"]["xietong"]
     theirs = document["marginal_cores"]["reference"]
@@ -429,6 +449,8 @@ def format_report(document: dict[str, Any]) -> str:
     added = document["added_p99_ms"]
     worst = max(added.values()) if added else None
     lines = [head, format_table(COLUMNS, rows)]
+    if document["error"]:
+        lines.append(f"error (the rows above were measured before it): {document['error']}")
     if ours is not None:
         lines.append(f"marginal cost xietong: {ours:.4f} core/subscriber "
                      f"(goal <= {goals['marginal_cores']}: "
