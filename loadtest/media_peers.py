@@ -1,7 +1,8 @@
 """The media side of the `meeting` benchmark, all in the generator process, on loopback:
 
 - `CounterTrack`: synthetic 640x480 camera video whose frame number is drawn into the picture
-  as 16 black-or-white blocks, with the moment each frame left the camera;
+  as 16 black-or-white blocks, with the moment each frame left the camera; `pin_bitrate`
+  holds its encoder at one bitrate;
 - `read_counter`: the number back out of a decoded frame, which gives end-to-end latency;
 - `CountingReceiver` peers: subscribers that do not decode (aiortc's receiver always decodes,
   so they use the SFU's forwarding receiver and only count frames as their last packet comes);
@@ -17,8 +18,8 @@ from collections.abc import Callable
 
 import av
 import numpy as np
-from aiortc import MediaStreamTrack, RTCRtpCodecParameters, VideoStreamTrack
-from aiortc.rtp import RtpPacket
+from aiortc import MediaStreamTrack, RTCRtpCodecParameters, RTCRtpSender, VideoStreamTrack
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci
 
 from core.tasks import cancel_and_wait
 from media.aiortc_bridge import (
@@ -28,6 +29,7 @@ from media.aiortc_bridge import (
 )
 
 WIDTH, HEIGHT, FPS = 640, 480, 30
+BITRATE = 850_000  # bit/s, as in the research note's measurements
 BITS = 16
 BLOCK = WIDTH // BITS  # 40 px: survives VP8's quantisation at any bitrate it picks
 LOOPBACK = ("127.0.0.1",)
@@ -77,6 +79,25 @@ def read_counter(frame: av.VideoFrame) -> int:
     return n
 
 
+def pin_bitrate(sender: RTCRtpSender, bitrate: int = BITRATE) -> None:
+    """Hold the encoder behind `sender` at `bitrate`, whatever the receiver estimates.
+
+    aiortc's VP8 encoder follows every REMB and restarts with a keyframe whenever the target
+    moves by a tenth; the stream would then grow or shrink from one row of the benchmark to
+    the next, and the difference between rows would measure the estimator, not the server.
+    Every REMB is read as `bitrate` instead (aiortc gives no other way in)."""
+    handle = sender._handle_rtcp_packet
+
+    async def handle_pinned(packet: object) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            packet = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=packet.ssrc,
+                                    media_ssrc=packet.media_ssrc,
+                                    fci=pack_remb_fci(bitrate, [sender._ssrc]))
+        await handle(packet)
+
+    sender._handle_rtcp_packet = handle_pinned  # type: ignore[method-assign]
+
+
 class FrameCounter:
     """Frames of one non-decoding subscriber, counted on each frame's last packet (marker)."""
 
@@ -105,6 +126,8 @@ class DecodingProbe:
     def __init__(self, sent_at: Callable[[int], float | None]) -> None:
         self._sent_at = sent_at
         self.latencies: list[float] = []  # seconds, in arrival order
+        self.numbers: list[int] = []      # the frame number of each of them
+        self.latency_of: dict[int, float] = {}  # frame number -> its latency
         self.frames = 0
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -123,10 +146,13 @@ class DecodingProbe:
                 return
             now = time.perf_counter()
             self.frames += 1
-            sent = self._sent_at(read_counter(frame))  # type: ignore[arg-type]
+            number = read_counter(frame)  # type: ignore[arg-type]
+            sent = self._sent_at(number)
             # A number misread from a damaged picture names no frame of the last seconds.
             if sent is not None and 0 <= now - sent < 5:
                 self.latencies.append(now - sent)
+                self.numbers.append(number)
+                self.latency_of[number] = now - sent
 
     async def close(self) -> None:
         for task in self._tasks:

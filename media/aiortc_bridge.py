@@ -1,15 +1,17 @@
 """Everything Xietong needs from aiortc's private insides, in one place.
 
 aiortc has no public API for RTP in or RTP out of a peer connection (its maintainers' answer
-is "patch the receiver"), so the SFU reaches in here and nowhere else. The version is pinned
-in pyproject.toml and `check_version` refuses any other at start-up; tests/test_media_bridge.py
-covers every hook, so an upgrade that moves one fails there first.
+is "patch the receiver"), so the SFU reaches in here and nowhere else. Its version and
+aioice's are pinned in pyproject.toml and `check_version` refuses any other at start-up;
+tests/test_meetings.py drives every hook through real connections, so an upgrade that moves
+one fails there first.
 
 What the hooks do:
 - `ForwardingReceiver` takes each RTP packet after SRTP, RTX unwrap and NACK generation and
   hands it to a sink; it never starts aiortc's decoder thread, depacketises or reassembles.
 - `ForwardingSender` negotiates like any sender but runs no encoder and no RTP loop: the SFU
-  writes rewritten packets into it, and it hands RTCP (NACK, PLI, FIR, receiver reports) back.
+  sends rewritten packets through its `DatagramRoute` (SRTP, then straight to the UDP socket
+  of the selected ICE pair), and it hands RTCP (NACK, PLI, FIR, receiver reports) back.
 - `ForwardingPeerConnection` builds its transceivers from those two, gathers ICE candidates on
   configured host addresses only, and keeps the payload types and header-extension ids already
   agreed with the remote side when it makes a new offer (Chrome refuses renumbering).
@@ -18,17 +20,19 @@ What the hooks do:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import aioice
 import aiortc
+from aioice.ice import StunProtocol
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc import sdp as aiortc_sdp
 from aiortc.codecs import CODECS, HEADER_EXTENSIONS, is_rtx
 from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcpeerconnection import create_media_description_for_transceiver
 from aiortc.rtcrtpparameters import (
     RTCRtpCodecParameters,
@@ -41,17 +45,20 @@ from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.rtp import (
     RTCP_PSFB_APP,
-    HeaderExtensionsMap,
     RtcpPsfbPacket,
     RtcpSrPacket,
     RtpPacket,
+    is_rtcp,
     pack_remb_fci,
     unwrap_rtx,
 )
 
+from media.rtp_writer import ABS_SEND_TIME_URI, AUDIO_LEVEL_URI, MID_URI, RtpWriter
+
 log = logging.getLogger(__name__)
 
 AIORTC_VERSION = "1.16.0"
+AIOICE_VERSION = "0.13.0"
 DYNAMIC_PAYLOAD_TYPES = range(96, 128)
 EXTENSION_IDS = range(1, 15)
 
@@ -60,9 +67,10 @@ RtcpSink = Callable[[Any], None]
 
 
 def check_version() -> None:
-    if aiortc.__version__ != AIORTC_VERSION:
-        raise RuntimeError(f"the SFU's hooks are written for aiortc {AIORTC_VERSION}, "
-                           f"found {aiortc.__version__}")
+    if (aiortc.__version__, aioice.__version__) != (AIORTC_VERSION, AIOICE_VERSION):
+        raise RuntimeError(f"the SFU's hooks are written for aiortc {AIORTC_VERSION} and "
+                           f"aioice {AIOICE_VERSION}, found {aiortc.__version__} and "
+                           f"{aioice.__version__}")
 
 
 class ForwardingReceiver(RTCRtpReceiver):
@@ -154,7 +162,12 @@ class ForwardingReceiver(RTCRtpReceiver):
 
 
 class ForwardingSender(RTCRtpSender):
-    """Negotiated like any sender; sends what the SFU writes, nothing of its own."""
+    """Negotiated like any sender; sends what the SFU writes, nothing of its own.
+
+    Packets leave synchronously through its `route()`: SRTP-protected and handed to the UDP
+    socket of the ICE pair in use, with no coroutine per packet (aiortc's own path awaits four
+    of them per packet). Only host UDP candidates are ever gathered (no ICE servers), so the
+    pair in use is a plain datagram socket."""
 
     def __init__(self, kind: str, transport: RTCDtlsTransport) -> None:
         super().__init__(kind, transport)
@@ -162,23 +175,27 @@ class ForwardingSender(RTCRtpSender):
         self.on_started: Callable[[], None] | None = None
         self.started = False
         self.mid: str | None = None
-        self.payload_type: int | None = None
-        self.rtx_payload_type: int | None = None
         self.clock_rate = 90000
-        self.extensions = HeaderExtensionsMap()
+        self.writer: RtpWriter | None = None
+        self._route: DatagramRoute | None = None
 
     async def send(self, parameters: RTCRtpSendParameters) -> None:
         if self.started:
             return
         self.transport._register_rtp_sender(self, parameters)
-        self.extensions.configure(parameters)
         self.mid = parameters.muxId
         main = parameters.codecs[0]
-        self.payload_type = main.payloadType
         self.clock_rate = main.clockRate
-        for codec in parameters.codecs:
-            if is_rtx(codec) and codec.parameters.get("apt") == main.payloadType:
-                self.rtx_payload_type = codec.payloadType
+        rtx_payload_type = next(
+            (c.payloadType for c in parameters.codecs
+             if is_rtx(c) and c.parameters.get("apt") == main.payloadType), None)
+        ids = {x.uri: x.id for x in parameters.headerExtensions}
+        assert main.payloadType is not None
+        self.writer = RtpWriter(
+            ssrc=self._ssrc, payload_type=main.payloadType, rtx_ssrc=self._rtx_ssrc,
+            rtx_payload_type=rtx_payload_type, mid=self.mid,
+            mid_id=ids.get(MID_URI), abs_send_time_id=ids.get(ABS_SEND_TIME_URI),
+            audio_level_id=ids.get(AUDIO_LEVEL_URI))
         self.started = True
         if self.on_started is not None:
             self.on_started()
@@ -192,14 +209,48 @@ class ForwardingSender(RTCRtpSender):
         if self.on_rtcp is not None:
             self.on_rtcp(packet)
 
-    def serialize(self, packet: RtpPacket) -> bytes:
-        return packet.serialize(self.extensions)
+    def route(self) -> DatagramRoute | None:
+        """Where this sender's packets go now; None while the connection is not up."""
+        dtls = self.transport
+        if dtls._state is not DtlsState.CONNECTED:
+            return None
+        pair = dtls._transport._connection._nominated.get(1)
+        if pair is None:
+            return None
+        if self._route is None or self._route.pair is not pair:
+            if not isinstance(pair.protocol, StunProtocol):
+                return None
+            self._route = DatagramRoute(pair, dtls)
+        return self._route
 
-    async def write(self, data: bytes) -> None:
-        """Send one serialised RTP or RTCP packet; dropped when the transport is gone."""
-        with contextlib.suppress(ConnectionError):
-            await self.transport._send_rtp(data)
 
+class DatagramRoute:
+    """The UDP socket and remote address of one connection's selected ICE pair, with the
+    SRTP session that protects what goes out on it."""
+
+    __slots__ = ("_address", "_dtls", "_protocol", "pair")
+
+    def __init__(self, pair: Any, dtls: RTCDtlsTransport) -> None:
+        self.pair = pair
+        self._protocol: StunProtocol = pair.protocol
+        self._address = pair.remote_addr
+        self._dtls = dtls
+
+    def backed_up(self) -> bool:
+        """Whether the socket is holding back earlier packets (the kernel's buffer is full):
+        anything sent now would only wait behind them."""
+        # Both asyncio's and uvloop's datagram transports have it; typeshed does not list it.
+        return bool(self._protocol.transport.get_write_buffer_size() > 0)  # type: ignore[attr-defined]
+
+    def send(self, data: bytes) -> None:
+        """Protect and send one serialised RTP or RTCP packet."""
+        dtls = self._dtls
+        srtp = dtls._tx_srtp
+        data = srtp.protect_rtcp(data) if is_rtcp(data) else srtp.protect(data)
+        self._protocol.transport.sendto(data, self._address)
+        # getStats on our side reads these, as they would be after aiortc's own send.
+        dtls._RTCDtlsTransport__tx_bytes += len(data)  # type: ignore[attr-defined]
+        dtls._RTCDtlsTransport__tx_packets += 1  # type: ignore[attr-defined]
 
 
 class HostPinnedPeerConnection(RTCPeerConnection):

@@ -5,8 +5,10 @@ for that subscriber, without decoding, encoding or reassembling a frame.
 - `Subscription`: that track towards one subscriber; numbering continuous across pauses,
   waits for a keyframe to start or resume video, keeps the sent packets for NACKs and the
   publisher's clock mapping for sender reports.
-- `Outbox`: one per subscriber connection; a bounded queue drained by one task. A subscriber
-  that cannot keep up loses its queue and resumes at the next keyframe; nobody else waits."""
+- `Outbox`: one per subscriber connection. A packet is sent the moment it arrives; only when
+  the subscriber's socket is backed up does it wait, in a bounded queue drained by one task.
+  A subscriber that cannot keep up loses its queue and resumes at the next keyframe; nobody
+  else waits."""
 
 from __future__ import annotations
 
@@ -28,17 +30,18 @@ from aiortc.rtp import (
     RtcpSenderInfo,
     RtcpSrPacket,
     RtpPacket,
-    wrap_rtx,
 )
 
 from media.aiortc_bridge import ForwardingReceiver, ForwardingSender
 from media.keyframes import KeyframeThrottle, is_keyframe_start
 from media.rtp_rewrite import SEQ_MOD, StreamRewriter
+from media.rtp_writer import sequence_number
 
 log = logging.getLogger(__name__)
 
 OUTBOX_LIMIT = 600         # packets queued for one subscriber (about 2 s of 1.5 Mbit/s video)
 HISTORY_SIZE = 1024        # sent packets kept per subscription to answer NACKs
+BACKLOG_POLL = 0.005       # seconds between looks at a backed-up socket
 SENDER_REPORT_EVERY = 1.0  # seconds
 NTP_UNITS = 1 << 32
 
@@ -55,6 +58,11 @@ class ForwardingStats:
     # The SFU never decodes or encodes; the counters exist so that a regression shows.
     frames_decoded: int = 0
     frames_encoded: int = 0
+
+
+def abs_send_time(now: float) -> int:
+    """The abs-send-time header extension: 6.18 fixed-point seconds, 24 bits."""
+    return int(now * (1 << 18)) & 0xFFFFFF
 
 
 class PublishedTrack:
@@ -86,8 +94,10 @@ class PublishedTrack:
         if level is not None and self._on_audio_level is not None:
             self._on_audio_level(level[1])
         keyframe = self.kind == "video" and is_keyframe_start(codec.mimeType, packet.payload)
+        now = time.time()
+        send_time = abs_send_time(now)
         for subscription in self.subscriptions:
-            subscription.offer(packet, keyframe)
+            subscription.offer(packet, keyframe, now, send_time)
 
     def _on_sender_report(self, report: RtcpSrPacket) -> None:
         if report.ssrc == self.media_ssrc or self.media_ssrc is None:
@@ -122,7 +132,8 @@ class Subscription:
         self.packets_sent = 0
         self.octets_sent = 0
         self._rewriter = StreamRewriter(sender.clock_rate)
-        self._history: list[RtpPacket | None] = [None] * HISTORY_SIZE
+        # Sent packets as bytes: the collector never has to look at them.
+        self._history: list[bytes | None] = [None] * HISTORY_SIZE
         self._rtx_seq = 0
         sender.on_rtcp = self._on_rtcp
         # A new subscriber's first picture is a keyframe asked for once its sender runs.
@@ -156,36 +167,41 @@ class Subscription:
 
     # live path -----------------------------------------------------------------------------
 
-    def offer(self, packet: RtpPacket, keyframe: bool) -> None:
+    def offer(self, packet: RtpPacket, keyframe: bool, now: float, send_time: int) -> None:
         if self.paused or not self.sender.started:
             return
-        if self.waiting_keyframe and not keyframe:
-            return
-        self.outbox.push(self, packet, keyframe)
+        self.outbox.push(self, packet, keyframe, now, send_time)
 
-    def render(self, packet: RtpPacket, keyframe: bool, now: float) -> bytes | None:
+    def admit(self, keyframe: bool) -> bool | None:
+        """Whether a packet, in arrival order, goes to this subscriber: None if not (video
+        waits for a keyframe), True if it starts a new run, False if it continues one."""
+        if not self.waiting_keyframe:
+            return False
+        if not keyframe:
+            return None
+        self.waiting_keyframe = False
+        return True
+
+    def render(self, packet: RtpPacket, starts_run: bool, now: float,
+               send_time: int) -> bytes | None:
         """The packet as this subscriber gets it, or None when it is left out. Numbering
         decisions happen here, in sending order, never while the packet waits in the queue."""
-        if self.waiting_keyframe:
-            if not keyframe:
-                return None
-            self.waiting_keyframe = False
+        if starts_run:
             self._rewriter.restart()
         if not packet.payload and self._rewriter.skip(packet.sequence_number):
             return None  # padding the publisher sent to probe its own link
-        sender = self.sender
+        writer = self.sender.writer
+        if writer is None:
+            return None
         seq, ts = self._rewriter.rewrite(packet.sequence_number, packet.timestamp, now)
-        out = RtpPacket(payload_type=sender.payload_type or packet.payload_type,
-                        marker=packet.marker, sequence_number=seq, timestamp=ts,
-                        ssrc=sender._ssrc, payload=packet.payload)
-        out.csrc = packet.csrc
-        out.extensions.mid = sender.mid
-        out.extensions.audio_level = packet.extensions.audio_level
-        out.extensions.abs_send_time = (int(now * (1 << 18)) & 0x00FFFFFF)
-        self._history[seq % HISTORY_SIZE] = out
+        payload = packet.payload
+        data = writer.packet(marker=packet.marker, sequence_number=seq, timestamp=ts,
+                             payload=payload, abs_send_time=send_time,
+                             audio_level=packet.extensions.audio_level, csrc=packet.csrc)
+        self._history[seq % HISTORY_SIZE] = data
         self.packets_sent += 1
-        self.octets_sent += len(packet.payload)
-        return sender.serialize(out)
+        self.octets_sent += len(payload)
+        return data
 
     # feedback from the subscriber ------------------------------------------------------------
 
@@ -196,16 +212,18 @@ class Subscription:
             self.track.request_keyframe()
 
     def _retransmit(self, lost: list[int]) -> None:
-        sender = self.sender
+        writer = self.sender.writer
+        if writer is None:
+            return
+        send_time = abs_send_time(time.time())
         for seq in lost:
             sent = self._history[seq % HISTORY_SIZE]
-            if sent is None or sent.sequence_number != seq:
+            if sent is None or sequence_number(sent) != seq:
                 continue  # older than the history: the subscriber will ask for a keyframe
-            if sender.rtx_payload_type is not None:
+            if writer.rtx_payload_type is not None:
                 self._rtx_seq = (self._rtx_seq + 1) % SEQ_MOD
-                sent = wrap_rtx(sent, payload_type=sender.rtx_payload_type,
-                                sequence_number=self._rtx_seq, ssrc=sender._rtx_ssrc)
-            self.outbox.push_bytes(self, sender.serialize(sent))
+                sent = writer.rtx(sent, self._rtx_seq, send_time)
+            self.outbox.push_bytes(self, sent)
             self.outbox.stats.retransmitted += 1
 
     def sender_report(self, now: float) -> bytes | None:
@@ -250,16 +268,33 @@ class Outbox:
         for subscription in list(self.subscriptions):
             subscription.close()
 
-    def push(self, subscription: Subscription, packet: RtpPacket, keyframe: bool) -> None:
+    def push(self, subscription: Subscription, packet: RtpPacket, keyframe: bool,
+             now: float, send_time: int) -> None:
+        route = subscription.sender.route()
+        if route is None:
+            return  # not connected (yet, or any more)
         if len(self._queue) >= self._limit:
             self._overflow()
-            if subscription.waiting_keyframe and not keyframe:
-                return
-        self._queue.append((subscription, packet, keyframe))
+        starts_run = subscription.admit(keyframe)
+        if starts_run is None:
+            return
+        if not self._queue and not route.backed_up():
+            data = subscription.render(packet, starts_run, now, send_time)
+            if data is not None:
+                route.send(data)
+                self.stats.packets_out += 1
+            return
+        self._queue.append((subscription, packet, starts_run))
         self._ready.set()
 
     def push_bytes(self, subscription: Subscription, data: bytes) -> None:
-        if len(self._queue) < self._limit:
+        route = subscription.sender.route()
+        if route is None:
+            return
+        if not self._queue and not route.backed_up():
+            route.send(data)
+            self.stats.packets_out += 1
+        elif len(self._queue) < self._limit:
             self._queue.append((subscription, data, False))
             self._ready.set()
 
@@ -272,20 +307,28 @@ class Outbox:
             subscription.restart()
 
     async def _drain(self) -> None:
+        """Sends what queued up while the socket was backed up, once it takes packets again."""
         queue = self._queue
         while True:
             await self._ready.wait()
             self._ready.clear()
             while queue:
-                subscription, item, keyframe = queue.popleft()
+                subscription, item, starts_run = queue[0]
+                route = subscription.sender.route()
+                if route is not None and route.backed_up():
+                    await asyncio.sleep(BACKLOG_POLL)
+                    continue
+                queue.popleft()
+                if route is None:
+                    continue  # the connection went: nothing queued for it can leave
                 if isinstance(item, bytes):
                     data: bytes | None = item
                 else:
-                    data = subscription.render(item, keyframe, time.time())
-                if data is None:
-                    continue
-                await subscription.sender.write(data)
-                self.stats.packets_out += 1
+                    now = time.time()
+                    data = subscription.render(item, starts_run, now, abs_send_time(now))
+                if data is not None:
+                    route.send(data)
+                    self.stats.packets_out += 1
 
     async def _report(self) -> None:
         while True:
@@ -293,5 +336,7 @@ class Outbox:
             now = time.time()
             for subscription in list(self.subscriptions):
                 report = subscription.sender_report(now)
-                if report is not None:
-                    await subscription.sender.write(report)
+                route = subscription.sender.route()
+                if report is not None and route is not None:
+                    route.send(report)
+                    self.stats.packets_out += 1

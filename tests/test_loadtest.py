@@ -125,6 +125,8 @@ async def test_meeting_video_reaches_every_subscriber_of_both_servers_undecoded_
     for row in rows:
         assert row["fps_min"] > 10 and row["probe_fps"] > 10, row
         assert row["latency_ms"]["count"] > 0 and row["direct_ms"]["count"] > 0, row
+        assert row["added_ms"]["count"] > 0, row  # frames seen over both paths are paired
+        assert row["pps_median"] > row["fps_median"], row  # a frame is one packet or more
         assert row["srv_cores"] > 0, row
     counters = rows[1]["server_counters"]
     assert counters["packets_out"] > 0
