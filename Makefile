@@ -33,7 +33,7 @@ $(NODE_MODULES): tests/js/package.json | system-deps
 	touch $(NODE_MODULES)
 
 lint: $(STAMP)
-	$(BIN)/ruff check core chat cards rooms media signaling loadtest tests
+	$(BIN)/ruff check core chat cards rooms media meetings signaling loadtest tests
 	$(BIN)/mypy
 
 # The whole suite runs in a network namespace of its own with nothing but loopback, so no

@@ -58,8 +58,8 @@ from core.mongo import Database, Document, connect_mongo, ping
 from core.presence.service import PresencePolicy, PresenceService
 from core.presence.store import PresenceStore
 from core.redis import Keys, connect_redis
-from media.meetings import MeetingService, MeetingStore
 from media.runtime import MediaNode, bus_push
+from meetings.records import MeetingService, MeetingStore
 from rooms.approvals import CardNotices, RoomApprovals
 from rooms.booking_store import BookingStore
 from rooms.bookings import BookingService

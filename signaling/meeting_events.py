@@ -16,8 +16,8 @@ from core.bus import DomainEvent
 from core.clock import Clock
 from core.errors import Conflict, NotFound
 from core.tasks import Periodic
-from media.meetings import MeetingService
 from media.router import MediaRouter
+from meetings.records import MeetingService
 from signaling.gateway import SocketGateway, SocketState
 from signaling.meeting_schemas import (
     LastN,
