@@ -143,3 +143,13 @@ class BoxQueries:
 
     async def count(self, box: str, user_id: str) -> int:
         return await self._cards.count_documents(self._query(box, user_id))
+
+    async def instances_of(self, applicant: str, flow: str,
+                           status: str | None = None) -> list[Card]:
+        """One applicant's instances of one flow (in one status): what other services ask
+        of someone's requests. Equalities on scalar fields only, which the embedded store
+        answers right even after a compare-and-set changed the status."""
+        query: Document = {"applicant": applicant, "flow": flow}
+        if status is not None:
+            query["status"] = status
+        return [self._store.from_doc(doc) async for doc in self._cards.find(query)]

@@ -79,6 +79,7 @@ class PublishedTrack:
         self.media_ssrc: int | None = None
         self.subscriptions: list[Subscription] = []
         self.sender_report: tuple[int, int, float] | None = None  # (ntp, rtp, arrived)
+        self.silenced = False  # a host muted this publisher: nothing goes out, nobody hears
         self._stats = stats
         self._on_audio_level = on_audio_level
         self._throttle = KeyframeThrottle(keyframe_interval, time.monotonic,
@@ -90,6 +91,8 @@ class PublishedTrack:
     def _on_packet(self, packet: RtpPacket, codec: RTCRtpCodecParameters) -> None:
         self._stats.packets_in += 1
         self.media_ssrc = packet.ssrc
+        if self.silenced:
+            return
         level = packet.extensions.audio_level
         if level is not None and self._on_audio_level is not None:
             self._on_audio_level(level[1])
@@ -103,6 +106,15 @@ class PublishedTrack:
         if report.ssrc == self.media_ssrc or self.media_ssrc is None:
             info = report.sender_info
             self.sender_report = (info.ntp_timestamp, info.rtp_timestamp, time.time())
+
+    def silence(self, silenced: bool) -> None:
+        if silenced == self.silenced:
+            return
+        self.silenced = silenced
+        if not silenced:
+            # Numbering goes on from where it stopped, without a gap for the silence.
+            for subscription in self.subscriptions:
+                subscription.restart()
 
     def request_keyframe(self) -> None:
         if self.kind != "video":

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.errors import BadRequest, Unavailable
+from core.errors import BadRequest, NotFound, Unavailable
 from media.node_link import NodeLink
 from media.placement import MediaNodes, NoMediaNode
-from media.sfu import SFU, VideoChoice
+from media.sfu import SFU, MeetingMedia, VideoChoice
 
 
 class MediaRouter:
@@ -52,6 +52,7 @@ class MediaRouter:
         meeting_id = args["meeting_id"]
         if op == "join":
             media = self._sfu.meeting(meeting_id)
+            await self._known_mute(media, args)
             participant = media.join(args["user_id"], args["sid"])
             await media.push_participants()
             return {"session_id": participant.session_id,
@@ -61,6 +62,7 @@ class MediaRouter:
             session_id = args.get("session_id")
             if session_id not in media.participants:
                 # Placed anew after a media node died: the participant joins here.
+                await self._known_mute(media, args)
                 session_id = media.join(args["user_id"], args["sid"]).session_id
             sdp = await media.client_offer(session_id, args["sdp"], args.get("sources") or {})
             return {"sdp": sdp, "session_id": session_id}
@@ -79,4 +81,28 @@ class MediaRouter:
             return {}
         if op == "end":
             return {"sids": await self._sfu.end(meeting_id)}
+        return await self._host_control(op, meeting_id, args)
+
+    async def _host_control(self, op: str, meeting_id: str,
+                            args: dict[str, Any]) -> dict[str, Any]:
+        media = self._sfu.meetings.get(meeting_id)
+        if op == "mute":
+            if media is not None:
+                await media.decide_mute(args["user_id"], args["muted"], args["version"])
+            return {}
+        if op == "remove":
+            return {"sids": await media.remove_user(args["user_id"]) if media else []}
+        if op == "hand":
+            if media is None:
+                raise NotFound("the meeting has no media here; join it again")
+            whose = ([media.get(args["session_id"])] if "session_id" in args
+                     else media.sessions_of(args["user_id"]))
+            await media.raise_hand(whose, args["raised"])
+            return {}
         raise BadRequest(f"unknown media request {op!r}")
+
+    @staticmethod
+    async def _known_mute(media: MeetingMedia, args: dict[str, Any]) -> None:
+        """A joining device starts as the meeting record says its user is (muted or not)."""
+        if "muted" in args:
+            await media.decide_mute(args["user_id"], args["muted"], args["version"])

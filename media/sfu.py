@@ -73,11 +73,19 @@ class Participant:
     awaiting_answer: bool = False
     wants_offer: bool = False
     muted: bool = False
+    hand_raised: bool = False
 
     def to_wire(self) -> dict[str, Any]:
         return {"user_id": self.user_id, "session_id": self.session_id, "muted": self.muted,
+                "hand_raised": self.hand_raised,
                 "tracks": [{"id": t.key, "kind": t.kind, "source": t.source}
                            for t in self.published.values()]}
+
+    def mute(self, muted: bool) -> None:
+        self.muted = muted
+        for track in self.published.values():
+            if track.kind == "audio":
+                track.silence(muted)
 
 
 class MeetingMedia:
@@ -91,6 +99,8 @@ class MeetingMedia:
         self._host_addresses = host_addresses
         self._keyframe_interval = keyframe_interval
         self.participants: dict[str, Participant] = {}
+        # user id -> (muted, version of the meeting record that decided it)
+        self._mute_decisions: dict[str, tuple[bool, int]] = {}
         self.speaker = ActiveSpeaker()
         self.recent: list[str] = []  # session ids, latest speaker first
         self._tasks: set[asyncio.Task[None]] = set()
@@ -106,6 +116,7 @@ class MeetingMedia:
         participant = Participant(session_id, user_id, sid,
                                   ForwardingPeerConnection(self._host_addresses),
                                   Outbox(self._stats))
+        participant.muted = self._mute_decisions.get(user_id, (False, 0))[0]
         participant.outbox.start()
         self.participants[session_id] = participant
 
@@ -132,6 +143,41 @@ class MeetingMedia:
         for other in self.participants.values():
             self._schedule_offer(other)
         await self.push_participants()
+
+    # host controls ---------------------------------------------------------------------------
+
+    async def decide_mute(self, user_id: str, muted: bool, version: int) -> None:
+        """Apply a host's decision unless a newer one (by record version) came first."""
+        if self._mute_decisions.get(user_id, (False, -1))[1] > version:
+            return
+        self._mute_decisions[user_id] = (muted, version)
+        changed = False
+        for participant in self.sessions_of(user_id):
+            if participant.muted != muted:
+                participant.mute(muted)
+                changed = True
+        if muted:
+            for participant in self.sessions_of(user_id):
+                self.speaker.forget(participant.session_id)
+        if changed:
+            await self.push_participants()
+
+    async def remove_user(self, user_id: str) -> list[str]:
+        """Every device of `user_id` out of the meeting; returns their socket ids."""
+        gone = self.sessions_of(user_id)
+        for participant in gone:
+            await self.leave(participant.session_id)
+        return [p.sid for p in gone]
+
+    async def raise_hand(self, participants: list[Participant], raised: bool) -> None:
+        changed = [p for p in participants if p.hand_raised != raised]
+        for participant in changed:
+            participant.hand_raised = raised
+        if changed:
+            await self.push_participants()
+
+    def sessions_of(self, user_id: str) -> list[Participant]:
+        return [p for p in self.participants.values() if p.user_id == user_id]
 
     async def close(self) -> None:
         self._speaker_task.cancel()
@@ -237,9 +283,10 @@ class MeetingMedia:
 
             receiver = transceiver.receiver
             assert isinstance(receiver, ForwardingReceiver)  # built by ForwardingPeerConnection
-            participant.published[mid] = PublishedTrack(
+            track = participant.published[mid] = PublishedTrack(
                 key, kind, source, _main_codec(transceiver._codecs), receiver,
                 self._stats, self._keyframe_interval, on_level)
+            track.silenced = kind == "audio" and participant.muted
             changed = True
         return changed
 

@@ -1,7 +1,9 @@
 """Meeting records (PROTOCOL §6): who organised a meeting, who may join it, its status.
 
 A meeting is one document; its status moves scheduled -> live -> ended by compare-and-set on
-the status, so two nodes marking it live at once write once and an ended meeting stays ended."""
+the status, so two nodes marking it live at once write once and an ended meeting stays ended.
+What hosts decide during it (hosts, lock, who is muted or removed) changes by compare-and-set
+on its `version` (meetings/controls.py)."""
 
 from __future__ import annotations
 
@@ -37,15 +39,28 @@ class Meeting:
     booking_id: str | None
     status: str
     created_at: datetime
+    locked: bool = False
+    muted: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    version: int = 0
 
     def to_wire(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "organiser": self.organiser,
                 "hosts": list(self.hosts), "invitees": list(self.invitees), "open": self.open,
                 "unit_id": self.unit_id, "booking_id": self.booking_id, "status": self.status,
-                "created_at": iso(self.created_at)}
+                "created_at": iso(self.created_at), "locked": self.locked,
+                "muted": list(self.muted), "removed": list(self.removed)}
 
     def is_host(self, user_id: str) -> bool:
-        return user_id == self.organiser or user_id in self.hosts
+        return user_id in self.hosts
+
+    def is_member(self, user_id: str) -> bool:
+        """Invited by name: the organiser, the hosts and the invitees."""
+        return user_id == self.organiser or user_id in self.hosts or user_id in self.invitees
+
+    @property
+    def members(self) -> frozenset[str]:
+        return frozenset({self.organiser, *self.hosts, *self.invitees})
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Meeting:
@@ -53,7 +68,9 @@ class Meeting:
                    hosts=tuple(doc.get("hosts", ())), invitees=tuple(doc.get("invitees", ())),
                    open=bool(doc.get("open")), unit_id=doc.get("unit_id"),
                    booking_id=doc.get("booking_id"), status=doc["status"],
-                   created_at=doc["created_at"])
+                   created_at=doc["created_at"], locked=bool(doc.get("locked")),
+                   muted=tuple(doc.get("muted", ())), removed=tuple(doc.get("removed", ())),
+                   version=int(doc.get("version", 0)))
 
 
 class MeetingStore:
@@ -65,6 +82,16 @@ class MeetingStore:
 
     async def get(self, meeting_id: str) -> Meeting | None:
         doc = await self._meetings.find_one({"_id": meeting_id})
+        return Meeting.from_doc(doc) if doc else None
+
+    async def set_controls(self, meeting_id: str, version: int,
+                           changes: dict[str, Any]) -> Meeting | None:
+        """Apply `changes` if the meeting is still at `version`; None if someone else changed
+        it first (the caller reads it again and decides again)."""
+        doc = await self._meetings.find_one_and_update(
+            {"_id": meeting_id, "version": version},
+            {"$set": {**changes, "version": version + 1}},
+            return_document=ReturnDocument.AFTER)
         return Meeting.from_doc(doc) if doc else None
 
     async def move(self, meeting_id: str, before: str, after: str) -> bool:
@@ -100,7 +127,8 @@ class MeetingService:
                "hosts": [user_id], "invitees": invitees, "open": open_,
                "unit_id": routing.unit.id if routing.unit else None,
                "booking_id": booking_id, "status": SCHEDULED,
-               "created_at": self._clock.now()}
+               "created_at": self._clock.now(), "locked": False, "muted": [], "removed": [],
+               "version": 0}
         await self._store.insert(doc)
         return Meeting.from_doc(doc)
 
@@ -110,19 +138,24 @@ class MeetingService:
             raise NotFound(f"no meeting {meeting_id}")
         return meeting
 
-    async def admit(self, meeting_id: str, user_id: str) -> Meeting:
-        """The meeting, if `user_id` may join it now; marks it live on the first join."""
+    async def admit(self, meeting_id: str, user_id: str, already_in: bool = False) -> Meeting:
+        """The meeting, if `user_id` may join it now (or, `already_in`, stay in it: a lock
+        keeps newcomers out, not those inside); marks it live on the first join."""
         meeting = await self.get(meeting_id)
         if meeting.status == ENDED:
             raise Gone("the meeting has ended")
-        if not await self._may_join(meeting, user_id):
+        if user_id in meeting.removed:
+            raise Forbidden("a host removed you from this meeting")
+        if not await self.may_join(meeting, user_id):
             raise Forbidden("not invited to this meeting")
+        if meeting.locked and not already_in and not meeting.is_host(user_id):
+            raise Forbidden("the meeting is locked")
         if meeting.status == SCHEDULED and await self._store.move(meeting_id, SCHEDULED, LIVE):
             meeting = await self.get(meeting_id)
         return meeting
 
-    async def _may_join(self, meeting: Meeting, user_id: str) -> bool:
-        if meeting.is_host(user_id) or user_id in meeting.invitees:
+    async def may_join(self, meeting: Meeting, user_id: str) -> bool:
+        if meeting.is_member(user_id):
             return True
         if meeting.open and meeting.unit_id is not None:
             routing = await self._directory.get_routing(user_id)

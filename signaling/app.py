@@ -20,6 +20,7 @@ from cards.flows.engine import FlowEngine
 from cards.flows.follows import FollowLinks
 from cards.flows.incoming_doc import IncomingDocFlow
 from cards.flows.leave import LeaveFlow
+from cards.flows.leave_periods import LeaveCalendar
 from cards.flows.leave_return import LeaveReturnFlow
 from cards.flows.room_booking import RoomBookingFlow
 from cards.flows.supplies import SuppliesFlow
@@ -59,7 +60,10 @@ from core.presence.service import PresencePolicy, PresenceService
 from core.presence.store import PresenceStore
 from core.redis import Keys, connect_redis
 from media.runtime import MediaNode, bus_push
+from meetings.checkin import CheckinService, CheckinStore
+from meetings.controls import HostControls
 from meetings.records import MeetingService, MeetingStore
+from meetings.votes import MotionStore, VoteService
 from rooms.approvals import CardNotices, RoomApprovals
 from rooms.booking_store import BookingStore
 from rooms.bookings import BookingService
@@ -70,6 +74,7 @@ from rooms.demo import seed_demo_rooms
 from rooms.live import LiveRooms, RoomTimers
 from signaling.card_events import CardEvents
 from signaling.chat_events import ChatEvents
+from signaling.checkin_events import CheckinEvents
 from signaling.errors import error_middleware
 from signaling.fanout import RedisFanout
 from signaling.gateway import SocketGateway
@@ -86,6 +91,7 @@ from signaling.rest.flows import FlowRoutes
 from signaling.rest.ops import OpsRoutes
 from signaling.rest.rooms import RoomRoutes
 from signaling.room_events import RoomEvents
+from signaling.vote_events import VoteEvents
 from signaling.websocket import DirectSockets
 from signaling.websocket import install as install_websocket
 
@@ -316,11 +322,20 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     live_rooms = LiveRooms(bookings, rooms, RoomTimers(redis, keys), bus, clock,
                            config.room_tick)
     bookings.on_change(live_rooms.changed)
-    meetings = MeetingService(MeetingStore(db), directory, bookings, clock)
+    meeting_store = MeetingStore(db)
+    meetings = MeetingService(meeting_store, directory, bookings, clock)
+    motion_store = MotionStore(db)
+    await motion_store.ensure_indexes()
+    votes = VoteService(motion_store, meetings, clock)
+    checkin_store = CheckinStore(db)
+    await checkin_store.ensure_indexes()
+    checkins = CheckinService(checkin_store, meetings, bookings, LeaveCalendar(boxes), clock,
+                              config.org_tz)
     media = MediaNode(redis, keys, clock, config.node_id, bus_push(bus),
                       list(config.media_host_addresses), config.media_node_ttl,
                       config.keyframe_interval)
-    meeting_events = MeetingEvents(meetings, media.router, clock)
+    meeting_events = MeetingEvents(meetings, HostControls(meeting_store, meetings),
+                                   media.router, clock)
     services = Services(bus, directory, auth, presence, conversations, messages, feed, files,
                         receipts, urgent, cards, deadlines, integration, rooms=rooms,
                         bookings=bookings, live_rooms=live_rooms, meetings=meetings,
@@ -340,6 +355,8 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     CardEvents(cards, flows, delegations).register(gateway)
     RoomEvents(live_rooms).register(gateway)
     meeting_events.register(gateway)
+    VoteEvents(votes).register(gateway)
+    CheckinEvents(checkins).register(gateway)
     metrics.watch_media(lambda: media.sfu.stats)
 
     app = web.Application(middlewares=[http_metrics_middleware(metrics), error_middleware],

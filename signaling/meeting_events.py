@@ -1,5 +1,5 @@
-"""Socket events of meetings (PROTOCOL §6): create, join, leave, end, and the WebRTC
-signalling relayed to the meeting's media node wherever it runs.
+"""Socket events of meetings (PROTOCOL §6): create, join, leave, end, host controls, raised
+hands, and the WebRTC signalling relayed to the meeting's media node wherever it runs.
 
 The edge remembers, per socket, the meetings it joined and the media node of each: that is
 what it relays to, what it leaves when the socket goes, and what it watches: when a media node
@@ -14,15 +14,21 @@ from typing import Any
 
 from core.bus import DomainEvent
 from core.clock import Clock
-from core.errors import Conflict, NotFound
+from core.errors import BadRequest, Conflict, Forbidden, NotFound
 from core.tasks import Periodic
 from media.router import MediaRouter
-from meetings.records import MeetingService
+from meetings.controls import HostControls
+from meetings.records import Meeting, MeetingService
 from signaling.gateway import SocketGateway, SocketState
 from signaling.meeting_schemas import (
     LastN,
     MeetingCreate,
+    MeetingHand,
+    MeetingHost,
+    MeetingLock,
+    MeetingMute,
     MeetingRef,
+    MeetingRemove,
     MeetingSubscribe,
     RtcAnswer,
     RtcOffer,
@@ -40,8 +46,10 @@ class Joined:
 
 
 class MeetingEvents:
-    def __init__(self, meetings: MeetingService, router: MediaRouter, clock: Clock) -> None:
+    def __init__(self, meetings: MeetingService, controls: HostControls, router: MediaRouter,
+                 clock: Clock) -> None:
         self._meetings = meetings
+        self._controls = controls
         self._router = router
         self._joined: dict[str, dict[str, Joined]] = {}
         self._gateway: SocketGateway | None = None
@@ -54,6 +62,11 @@ class MeetingEvents:
         gateway.route("meeting:leave", MeetingRef, self.leave)
         gateway.route("meeting:end", MeetingRef, self.end)
         gateway.route("meeting:subscribe", MeetingSubscribe, self.subscribe)
+        gateway.route("meeting:mute", MeetingMute, self.mute)
+        gateway.route("meeting:remove", MeetingRemove, self.remove)
+        gateway.route("meeting:lock", MeetingLock, self.lock)
+        gateway.route("meeting:host", MeetingHost, self.host)
+        gateway.route("meeting:hand", MeetingHand, self.hand)
         gateway.route("rtc:offer", RtcOffer, self.offer)
         gateway.route("rtc:answer", RtcAnswer, self.answer)
         gateway.on_disconnect(self.socket_gone)
@@ -80,7 +93,7 @@ class MeetingEvents:
         if payload.meeting_id in self._joined.get(state.sid, {}):
             raise Conflict("this socket is in the meeting already")
         result = await self._router.call(meeting.id, "join",
-                                         {"user_id": state.user_id, "sid": state.sid})
+                                         self._arrival(meeting, state))
         self._joined.setdefault(state.sid, {})[meeting.id] = Joined(
             result["session_id"], result["media_node"])
         return {"meeting": meeting.to_wire(), "participants": result["participants"],
@@ -88,11 +101,11 @@ class MeetingEvents:
 
     async def offer(self, state: SocketState, payload: RtcOffer) -> dict[str, Any]:
         joined = self._entry(state, payload.meeting_id)
-        if joined.node_id is None:
-            await self._meetings.admit(payload.meeting_id, state.user_id)
+        # Removed, or the meeting ended meanwhile: no new media; a lock does not matter here.
+        meeting = await self._meetings.admit(payload.meeting_id, state.user_id, already_in=True)
         result = await self._router.call(
             payload.meeting_id, "offer",
-            {"session_id": joined.session_id, "user_id": state.user_id, "sid": state.sid,
+            {**self._arrival(meeting, state), "session_id": joined.session_id,
              "sdp": payload.sdp, "sources": dict(payload.sources)}, joined.node_id)
         joined.session_id, joined.node_id = result["session_id"], result["media_node"]
         return {"sdp": result["sdp"], "session_id": joined.session_id}
@@ -132,9 +145,77 @@ class MeetingEvents:
         # open meeting's participants need not be invitees).
         await self._gateway.deliver(DomainEvent(
             "meeting:ended", {"meeting_id": meeting.id},
-            frozenset({meeting.organiser, *meeting.hosts, *meeting.invitees}),
+            meeting.members,
             topics=tuple(ended.get("sids", ()))))
         return {"meeting": meeting.to_wire()}
+
+    # host controls -------------------------------------------------------------------------
+
+    async def mute(self, state: SocketState, payload: MeetingMute) -> dict[str, Any]:
+        meeting = await self._controls.mute(payload.meeting_id, state.user_id, payload.user_id,
+                                            payload.muted)
+        await self._apply_mute(meeting, payload.user_id)
+        await self._tell(meeting, "meeting:muted", payload.user_id,
+                         {"muted": payload.user_id in meeting.muted})
+        return {"meeting": meeting.to_wire()}
+
+    async def remove(self, state: SocketState, payload: MeetingRemove) -> dict[str, Any]:
+        meeting = await self._controls.remove(payload.meeting_id, state.user_id,
+                                              payload.user_id)
+        await self._router.call(meeting.id, "remove", {"user_id": payload.user_id})
+        await self._tell(meeting, "meeting:removed", payload.user_id, {})
+        await self._announce(meeting)
+        return {"meeting": meeting.to_wire()}
+
+    async def lock(self, state: SocketState, payload: MeetingLock) -> dict[str, Any]:
+        meeting = await self._controls.lock(payload.meeting_id, state.user_id, payload.locked)
+        await self._announce(meeting)
+        return {"meeting": meeting.to_wire()}
+
+    async def host(self, state: SocketState, payload: MeetingHost) -> dict[str, Any]:
+        meeting = await self._controls.hand_over(payload.meeting_id, state.user_id,
+                                                 payload.user_id, payload.keep)
+        await self._apply_mute(meeting, payload.user_id)  # a new host is never muted
+        await self._announce(meeting)
+        return {"meeting": meeting.to_wire()}
+
+    async def hand(self, state: SocketState, payload: MeetingHand) -> dict[str, Any]:
+        joined = self._entry(state, payload.meeting_id)
+        if payload.user_id is None or payload.user_id == state.user_id:
+            args: dict[str, Any] = {"session_id": joined.session_id}
+        else:
+            if payload.raised:
+                raise BadRequest("only your own hand can be raised")
+            meeting = await self._meetings.get(payload.meeting_id)
+            if not meeting.is_host(state.user_id):
+                raise Forbidden("only a host can lower someone else's hand")
+            args = {"user_id": payload.user_id}
+        await self._router.call(payload.meeting_id, "hand", {**args, "raised": payload.raised},
+                                joined.node_id)
+        return {}
+
+    @staticmethod
+    def _arrival(meeting: Meeting, state: SocketState) -> dict[str, Any]:
+        """Who arrives at the media node, and whether the record has them muted."""
+        return {"user_id": state.user_id, "sid": state.sid,
+                "muted": state.user_id in meeting.muted, "version": meeting.version}
+
+    async def _apply_mute(self, meeting: Meeting, user_id: str) -> None:
+        await self._router.call(meeting.id, "mute",
+                                {"user_id": user_id, "muted": user_id in meeting.muted,
+                                 "version": meeting.version})
+
+    async def _tell(self, meeting: Meeting, event: str, user_id: str,
+                    payload: dict[str, Any]) -> None:
+        assert self._gateway is not None
+        await self._gateway.deliver(DomainEvent(
+            event, {"meeting_id": meeting.id, **payload}, frozenset({user_id})))
+
+    async def _announce(self, meeting: Meeting) -> None:
+        """Hosts, lock and the removed changed: every member sees the meeting as it is now."""
+        assert self._gateway is not None
+        await self._gateway.deliver(DomainEvent(
+            "meeting:updated", {"meeting": meeting.to_wire()}, meeting.members))
 
     async def socket_gone(self, state: SocketState) -> None:
         for meeting_id, joined in self._joined.pop(state.sid, {}).items():

@@ -50,3 +50,39 @@ class MeetingSubscribe(BaseModel):
     model_config = Strict
     meeting_id: str = MeetingId
     video: Literal["all"] | LastN | list[str] = "all"
+
+
+UserId = Field(min_length=1, max_length=64)
+
+
+class MeetingMute(BaseModel):
+    model_config = Strict
+    meeting_id: str = MeetingId
+    user_id: str = UserId
+    muted: bool = True
+
+
+class MeetingRemove(BaseModel):
+    model_config = Strict
+    meeting_id: str = MeetingId
+    user_id: str = UserId
+
+
+class MeetingLock(BaseModel):
+    model_config = Strict
+    meeting_id: str = MeetingId
+    locked: bool = True
+
+
+class MeetingHost(BaseModel):
+    model_config = Strict
+    meeting_id: str = MeetingId
+    user_id: str = UserId
+    keep: bool = False  # stay a host too (a co-host) instead of handing the role over
+
+
+class MeetingHand(BaseModel):
+    model_config = Strict
+    meeting_id: str = MeetingId
+    raised: bool = True
+    user_id: str | None = Field(default=None, min_length=1, max_length=64)  # a host lowering

@@ -69,10 +69,12 @@ async def wait_until(check: Any, timeout: float = 10.0) -> None:
 
 
 @contextlib.asynccontextmanager
-async def meeting_of_two(connect: Connect) -> AsyncIterator[tuple[str, MediaPeer, MediaPeer]]:
-    """chief and clerk in one meeting, each publishing and receiving the other's media."""
+async def meeting_of_two(connect: Connect, also_invited: tuple[str, ...] = ()
+                         ) -> AsyncIterator[tuple[str, MediaPeer, MediaPeer]]:
+    """chief and clerk in one meeting, each publishing and receiving the other's media (and
+    `also_invited` invited, not there yet)."""
     chief, clerk = await connect("chief"), await connect("clerk")
-    meeting_id = await create_meeting(chief, ["clerk"])
+    meeting_id = await create_meeting(chief, ["clerk", *also_invited])
     peers = MediaPeer(chief, meeting_id), MediaPeer(clerk, meeting_id)
     try:
         for peer in peers:

@@ -47,6 +47,21 @@ export class MeetingCall extends EventTarget {
     socket.on("meeting:speaker", mine((speaker) => this.#emit("speaker", speaker)));
     socket.on("meeting:ended", mine(() => this.#finish("ended")));
     socket.on("meeting:reconnect", mine(() => this.#serially(() => this.#reconnect())));
+    // A host muted us: the server forwards nothing anyway; the microphone follows suit.
+    socket.on("meeting:muted", mine(({ muted }) => {
+      if (muted) this.setEnabled("audio", false);
+      this.#emit("muted", { muted });
+    }));
+    socket.on("meeting:removed", mine(() => this.#finish("removed")));
+    socket.on("meeting:updated", ({ meeting }) => {
+      if (meeting?.id !== this.meetingId || this.#left) return;
+      this.meeting = meeting;
+      this.#emit("updated", { meeting });
+    });
+  }
+
+  raiseHand(raised = true) {
+    return this.#socket.call("meeting:hand", { meeting_id: this.meetingId, raised });
   }
 
   async join({ video = true, audio = true } = {}) {

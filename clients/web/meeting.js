@@ -42,6 +42,11 @@ function showParticipants(participants) {
       tiles.delete(key);
     }
   }
+  for (const p of participants) {
+    const figure = tiles.get(`${p.user_id}.${p.session_id}`);
+    figure?.classList.toggle("hand", Boolean(p.hand_raised));
+    figure?.classList.toggle("muted", Boolean(p.muted));
+  }
   $("status").textContent = `${participants.length} 人在会`;
 }
 
@@ -82,8 +87,16 @@ async function main() {
     if (detail.state === "failed" || detail.state === "reconnecting") $("status").textContent = "重新连接…";
   });
   meeting.addEventListener("error", ({ detail }) => { $("error").textContent = detail.error.message; });
+  meeting.addEventListener("muted", ({ detail }) => {
+    if (detail.muted) $("mic").setAttribute("aria-pressed", "false");
+    $("error").textContent = detail.muted ? "主持人已将你静音" : "主持人已允许你发言";
+  });
+  meeting.addEventListener("updated", ({ detail }) => {
+    $("end").hidden = !detail.meeting.hosts.includes(user.id);
+  });
   meeting.addEventListener("ended", ({ detail }) => {
-    $("status").textContent = detail.reason === "ended" ? "会议已结束" : "已离开会议";
+    const said = { ended: "会议已结束", removed: "主持人已将你移出会议" };
+    $("status").textContent = said[detail.reason] ?? "已离开会议";
     $("controls").hidden = true;
     socket.close();
   });
@@ -93,12 +106,12 @@ async function main() {
   const self = tile("self", user.id, "我").querySelector("video");
   self.muted = true;
   self.srcObject = meeting.local;
-  const hosts = [meeting.meeting.organiser, ...meeting.meeting.hosts];
-  $("end").hidden = !hosts.includes(user.id);
+  $("end").hidden = !meeting.meeting.hosts.includes(user.id);
 
   toggle($("mic"), (on) => meeting.setEnabled("audio", on));
   toggle($("camera"), (on) => meeting.setEnabled("video", on));
   toggle($("screen"), (on) => (on ? meeting.shareScreen() : meeting.stopScreen()));
+  toggle($("hand"), (on) => meeting.raiseHand(on));
   $("leave").addEventListener("click", () => meeting.leave());
   $("end").addEventListener("click", () => meeting.end());
 }

@@ -92,3 +92,31 @@ async def test_a_participant_who_leaves_disappears_from_the_other_page(
         "() => document.querySelectorAll('#tiles figure').length === 1", timeout=10_000)
     assert await chief_page.text_content("#status") == "1 人在会"
     assert await clerk_page.text_content("#status") == "已离开会议"
+
+
+LOCAL_AUDIO_ENABLED = """() => window.xietongMeeting.local.getAudioTracks()
+  .every(t => t.enabled)"""
+
+
+async def test_a_page_muted_by_the_host_turns_its_microphone_off_and_shows_the_raised_hand(
+        connect: Connect, node: Any, browser: Any) -> None:
+    chief = await connect("chief")
+    meeting_id = await create_meeting(chief, ["clerk"])
+    chief_page = await open_meeting(browser, node.url, "chief", meeting_id)
+    clerk_page = await open_meeting(browser, node.url, "clerk", meeting_id)
+    await frames_decoded(chief_page, at_least=10)
+
+    await clerk_page.click("#hand")
+    await chief_page.wait_for_selector("#tiles figure.hand", timeout=10_000)
+    await chief.ok("meeting:mute", {"meeting_id": meeting_id, "user_id": "clerk"})
+    await clerk_page.wait_for_function(
+        "() => document.querySelector('#mic').getAttribute('aria-pressed') === 'false'",
+        timeout=10_000)
+    assert await clerk_page.evaluate(LOCAL_AUDIO_ENABLED) is False
+    assert await clerk_page.text_content("#error") == "主持人已将你静音"
+    await chief_page.wait_for_selector("#tiles figure.muted", timeout=10_000)
+
+    await chief.ok("meeting:remove", {"meeting_id": meeting_id, "user_id": "clerk"})
+    await clerk_page.wait_for_function(
+        "() => document.querySelector('#status').textContent === '主持人已将你移出会议'",
+        timeout=10_000)
