@@ -229,6 +229,15 @@ async def test_replace_one_upsert_takes_the_id_from_the_filter(db: Database) -> 
     assert await db.rooms.find().to_list() == [{"_id": "r1", "name": "A"}]
 
 
+@pytest.mark.xfail(strict=True, reason="a datetime written by $set reads back as a naive "
+                   f"ISO string (update_one and find_one_and_update alike); {FOUND}")
+async def test_a_datetime_set_by_an_update_reads_back_as_a_datetime(db: Database) -> None:
+    at = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+    await db.cards.insert_one({"_id": "d"})
+    await db.cards.update_one({"_id": "d"}, {"$set": {"at": at}})
+    assert (await get(db.cards, "d"))["at"] == at
+
+
 async def test_set_of_a_nested_field_keeps_its_siblings(db: Database) -> None:
     await db.users.insert_one({"_id": "u", "prefs": {"lang": "zh", "theme": "light"}})
     await db.users.update_one({"_id": "u"}, {"$set": {"prefs.theme": "dark", "prefs.new.x": 1}})
