@@ -91,7 +91,7 @@ def members_of(meeting: Meeting) -> list[str]:
 
 def hosts_of(meeting: Meeting) -> frozenset[str]:
     """Who sees the roll-up, so who is told of each sign-in: the record says who hosts."""
-    return frozenset(u for u in members_of(meeting) if meeting.is_host(u))
+    return frozenset(meeting.hosts)
 
 
 @dataclass(frozen=True)

@@ -65,11 +65,6 @@ def winner_of(rule: Rule, counts: tuple[int, ...]) -> int | None:
     return carried[0] if len(carried) == 1 else None
 
 
-def members_of(meeting: Meeting) -> frozenset[str]:
-    """Who may vote, and who hears of motions: the organiser, hosts and invitees."""
-    return frozenset({meeting.organiser, *meeting.hosts, *meeting.invitees})
-
-
 @dataclass(frozen=True)
 class Result:
     options: tuple[str, ...]
@@ -274,12 +269,12 @@ class VoteService:
             "opened_at": self._clock.now(), "closed_by": None, "closed_at": None,
             "members": None, "counts": {_count_key(i): 0 for i in range(len(options))},
             "voters": [], "votes": []})
-        return Announcement(motion, members_of(meeting))
+        return Announcement(motion, meeting.members)
 
     async def vote(self, user_id: str, motion_id: str, option: str) -> None:
         motion = await self._motion(motion_id)
         meeting = await self._meetings.get(motion.meeting_id)
-        if user_id not in members_of(meeting):
+        if user_id not in meeting.members:
             raise Forbidden("only the meeting's organiser, hosts and invitees vote")
         index = motion.index_of(option)
         if motion.status is MotionStatus.CLOSED:
@@ -313,7 +308,7 @@ class VoteService:
         meeting = await self._meetings.get(motion.meeting_id)
         if not meeting.is_host(user_id):
             raise Forbidden("only a host closes a motion")
-        members = members_of(meeting)
+        members = meeting.members
         closed = await self._store.close(motion.id, user_id, self._clock.now(), len(members))
         if closed is None:
             raise Conflict("the motion is closed already")
@@ -321,7 +316,7 @@ class VoteService:
 
     async def motions(self, user_id: str, meeting_id: str) -> list[Motion]:
         meeting = await self._meetings.get(meeting_id)
-        if user_id not in members_of(meeting):
+        if user_id not in meeting.members:
             raise Forbidden("only the meeting's organiser, hosts and invitees see its motions")
         return await self._store.of_meeting(meeting.id)
 
