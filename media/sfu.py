@@ -153,12 +153,11 @@ class MeetingMedia:
         self._mute_decisions[user_id] = (muted, version)
         changed = False
         for participant in self.sessions_of(user_id):
+            if muted:
+                self.speaker.forget(participant.session_id)
             if participant.muted != muted:
                 participant.mute(muted)
                 changed = True
-        if muted:
-            for participant in self.sessions_of(user_id):
-                self.speaker.forget(participant.session_id)
         if changed:
             await self.push_participants()
 

@@ -84,16 +84,6 @@ def checkin_id(meeting_id: str, user_id: str) -> str:
     return f"{meeting_id}|{user_id}"
 
 
-def members_of(meeting: Meeting) -> list[str]:
-    """Everyone on the meeting's roll, each once: organiser, hosts, invitees."""
-    return list(dict.fromkeys((meeting.organiser, *meeting.hosts, *meeting.invitees)))
-
-
-def hosts_of(meeting: Meeting) -> frozenset[str]:
-    """Who sees the roll-up, so who is told of each sign-in: the record says who hosts."""
-    return frozenset(meeting.hosts)
-
-
 @dataclass(frozen=True)
 class MemberAttendance:
     user_id: str
@@ -186,8 +176,7 @@ class CheckinService:
         host), `gone` (ended), `bad_request` (`room` without a booked room), `conflict`
         (signed in already)."""
         meeting = await self._meetings.get(meeting_id)
-        members = members_of(meeting)
-        if user_id not in members:
+        if not meeting.is_member(user_id):
             raise Forbidden("only the organiser, hosts and invitees sign in to this meeting")
         if user_id in meeting.removed:
             raise Forbidden("a host removed you from this meeting")
@@ -197,14 +186,15 @@ class CheckinService:
             raise BadRequest("via: this meeting has no booked room to sign in from")
         checkin = Checkin(meeting.id, user_id, self._clock.now(), via)
         await self._store.add(checkin)
-        return SignedIn(checkin, await self._store.count(meeting.id), len(members),
-                        hosts_of(meeting))
+        # Hosts see the roll-up, so they are who hears of each sign-in.
+        return SignedIn(checkin, await self._store.count(meeting.id), len(meeting.roll),
+                        frozenset(meeting.hosts))
 
     async def get_attendance(self, meeting_id: str, user_id: str) -> Attendance:
         meeting = await self._meetings.get(meeting_id)
         if not meeting.is_host(user_id):
             raise Forbidden("only a host sees the meeting's attendance")
-        members = members_of(meeting)
+        members = meeting.roll
         checkins = {c.user_id: c for c in await self._store.of_meeting(meeting.id)}
         day = await self._meeting_day(meeting)
         away = await self._away([u for u in members if u not in checkins], day)

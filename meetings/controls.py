@@ -69,10 +69,10 @@ class HostControls:
             muted = [u for u in meeting.muted if u != target]  # hosts speak
             return {"hosts": hosts, "muted": muted}
 
-        return await self._change(meeting_id, host, target, decide, target_may_join=True)
+        return await self._change(meeting_id, host, target, decide, refuse_removed=True)
 
     async def _change(self, meeting_id: str, host: str, target: str | None, decide: Decide,
-                      target_may_join: bool = False) -> Meeting:
+                      refuse_removed: bool = False) -> Meeting:
         for _ in range(ATTEMPTS):
             meeting = await self._meetings.get(meeting_id)
             if meeting.status == ENDED:
@@ -80,7 +80,7 @@ class HostControls:
             if not meeting.is_host(host):
                 raise Forbidden("only a host can do that")
             if target is not None:
-                await self._check_target(meeting, target, target_may_join)
+                await self._check_target(meeting, target, refuse_removed)
             changes = decide(meeting)
             if changes is None:
                 return meeting  # already so: asking twice is not an error
@@ -89,8 +89,8 @@ class HostControls:
                 return changed
         raise Conflict("the meeting kept changing under this request; try again")
 
-    async def _check_target(self, meeting: Meeting, target: str, must_be_allowed: bool) -> None:
-        if target in meeting.removed and must_be_allowed:
+    async def _check_target(self, meeting: Meeting, target: str, refuse_removed: bool) -> None:
+        if refuse_removed and target in meeting.removed:
             raise BadRequest("that person was removed from the meeting")
         if not await self._meetings.may_join(meeting, target):
             raise BadRequest("that person is not in this meeting")

@@ -54,13 +54,17 @@ class Meeting:
     def is_host(self, user_id: str) -> bool:
         return user_id in self.hosts
 
-    def is_member(self, user_id: str) -> bool:
-        """Invited by name: the organiser, the hosts and the invitees."""
-        return user_id == self.organiser or user_id in self.hosts or user_id in self.invitees
+    @property
+    def roll(self) -> tuple[str, ...]:
+        """Invited by name, each once, organiser first: the organiser, hosts and invitees."""
+        return tuple(dict.fromkeys((self.organiser, *self.hosts, *self.invitees)))
 
     @property
     def members(self) -> frozenset[str]:
-        return frozenset({self.organiser, *self.hosts, *self.invitees})
+        return frozenset(self.roll)
+
+    def is_member(self, user_id: str) -> bool:
+        return user_id in self.members
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Meeting:
