@@ -68,24 +68,28 @@ class Action:
     inputs: tuple[Input, ...] = ()
     # The card's status once this action decides it ("approved", "rejected", ...).
     status: str | None = None
+    # A link the client opens (入会, 查看): nothing is decided, so it is never acted on.
+    url: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {"id": self.id, "label": self.label}
         if self.style:
             wire["style"] = self.style
+        if self.url:
+            wire["url"] = self.url
         if self.inputs:
             wire["inputs"] = [i.to_wire() for i in self.inputs]
         return wire
 
     def to_doc(self) -> Document:
         return {"id": self.id, "label": self.label, "style": self.style, "status": self.status,
-                "inputs": [{"id": i.id, "type": i.type, "required": i.required,
+                "url": self.url, "inputs": [{"id": i.id, "type": i.type, "required": i.required,
                             "options": list(i.options)} for i in self.inputs]}
 
     @classmethod
     def from_doc(cls, doc: Document) -> Action:
         return cls(id=doc["id"], label=doc["label"], style=doc.get("style"),
-                   status=doc.get("status"),
+                   status=doc.get("status"), url=doc.get("url"),
                    inputs=tuple(Input(i["id"], i["type"], bool(i.get("required")),
                                       tuple(i.get("options") or ())) for i in doc["inputs"]))
 

@@ -33,6 +33,8 @@ _EARLIER_WAIT_SECONDS = 5.0
 _EFFECTS_MAX_DEFER_SECONDS = 1.0
 _EFFECTS_AT_ONCE = 8
 _EARLIER_POLL_SECONDS = 0.05
+# A service's change of a card is decided again this often while holders act on it.
+_REVISE_TRIES = 20
 
 # Posts a card into a user's work notifications: (user_id, card) -> None.
 Deliver = Callable[[str, Card], Awaitable[None]]
@@ -223,6 +225,8 @@ class CardService:
         action = card.action(action_id)
         if action is None or action_id not in card.open_to(user_id):
             raise Forbidden(f"{action_id!r} is not open to you on this card")
+        if action.url is not None:
+            raise BadRequest(f"{action_id!r} opens {action.url}; open it, it is not acted on")
         clean = _check_inputs(action, inputs)
         rules = self._rules.get(card.kind, self._default_rules)
         after = await rules.decide(card, user_id, action, clean, iso(self._clock.now()))
@@ -245,6 +249,23 @@ class CardService:
         return Conflict(f"card {card.id} is at version {card.version}" +
                         (f"; {last['actor_id']} acted ({last['decision']})" if last else ""),
                         {"card": card.view(viewer)})
+
+    async def revise(self, card_id: str, change: Callable[[Card], Card | None]) -> Card | None:
+        """A service's own change of a card (a callback's outcome, a meeting cancelled):
+        `change` decides on the card as stored, by compare-and-set, again if a holder acted
+        meanwhile; every holder gets `card:update`. None if there is no card or `change`
+        leaves it as it is."""
+        for _ in range(_REVISE_TRIES):
+            card = await self._store.get(card_id)
+            after = None if card is None else change(card)
+            if card is None or after is None:
+                return None
+            stored = await self._store.replace_if_version(
+                card, replace(after, version=card.version + 1))
+            if stored is not None:
+                await self.publish(stored)
+                return stored
+        raise Conflict(f"card {card_id} kept changing; try again")
 
     async def publish(self, card: Card) -> None:
         """`card:update` to every holder and every member of a conversation it was shared

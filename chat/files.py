@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gridfs import AsyncGridFSBucket, NoFile
+from gridfs.asynchronous.grid_file import AsyncGridIn
 from pymongo.errors import OperationFailure
 
 from chat.conversations import ConversationService
@@ -51,6 +52,29 @@ class Attachment:
                 "content_type": self.content_type}
 
 
+async def write_limited(stream: AsyncGridIn, chunks: AsyncIterator[bytes],
+                        max_bytes: int) -> tuple[int, bytes]:
+    """Stream the bytes into a GridFS upload; their size and first bytes (to sniff their
+    type). `TooLarge` as soon as they pass `max_bytes`, with nothing kept."""
+    head = b""
+    size = 0
+    try:
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > max_bytes:
+                raise TooLarge(f"file: larger than {max_bytes} bytes")
+            if len(head) < SNIFF_BYTES:
+                head += chunk[:SNIFF_BYTES - len(head)]
+            await stream.write(chunk)
+    except BaseException:
+        # nx-27017 answers the cleanup of a never-written file with an error.
+        with contextlib.suppress(OperationFailure):
+            await stream.abort()
+        raise
+    await stream.close()
+    return size, head
+
+
 def clean_name(name: str | None) -> str:
     """A display name without paths or control characters."""
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
@@ -83,22 +107,7 @@ class FileService:
         filename = clean_name(name)
         file_id = uuid.uuid4().hex
         stream = self._bucket.open_upload_stream_with_id(file_id, filename)
-        head = b""
-        size = 0
-        try:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise TooLarge(f"file: larger than {self.max_bytes} bytes")
-                if len(head) < SNIFF_BYTES:
-                    head += chunk[:SNIFF_BYTES - len(head)]
-                await stream.write(chunk)
-        except BaseException:
-            # nx-27017 answers the cleanup of a never-written file with an error.
-            with contextlib.suppress(OperationFailure):
-                await stream.abort()
-            raise
-        await stream.close()
+        size, head = await write_limited(stream, chunks, self.max_bytes)
         attachment = Attachment(file_id, conv_id, user_id, filename, size, sniff(head),
                                 iso(self._clock.now()))
         record = attachment.to_wire()

@@ -80,6 +80,8 @@ class PublishedTrack:
         self.subscriptions: list[Subscription] = []
         self.sender_report: tuple[int, int, float] | None = None  # (ntp, rtp, arrived)
         self.silenced = False  # a host muted this publisher: nothing goes out, nobody hears
+        # A recording's copy of each packet (media/recorder.py); it must never block.
+        self.tap: Callable[[RtpPacket], None] | None = None
         self._stats = stats
         self._on_audio_level = on_audio_level
         self._throttle = KeyframeThrottle(keyframe_interval, time.monotonic,
@@ -93,6 +95,8 @@ class PublishedTrack:
         self.media_ssrc = packet.ssrc
         if self.silenced:
             return
+        if self.tap is not None:
+            self.tap(packet)
         level = packet.extensions.audio_level
         if level is not None and self._on_audio_level is not None:
             self._on_audio_level(level[1])

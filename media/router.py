@@ -99,6 +99,11 @@ class MediaRouter:
                      else media.sessions_of(args["user_id"]))
             await media.raise_hand(whose, args["raised"])
             return {}
+        if op == "record":
+            # No media here yet: the recording starts when it does (Recorders.media_created).
+            if media is not None and self._sfu.recorders is not None:
+                await self._sfu.recorders.apply(media, args)
+            return {}
         raise BadRequest(f"unknown media request {op!r}")
 
     @staticmethod

@@ -14,15 +14,18 @@ from core.tasks import Periodic
 from media.aiortc_bridge import check_version
 from media.node_link import NodeLink
 from media.placement import MediaNodes
+from media.recorder import Recorders
 from media.router import MediaRouter
 from media.sfu import SFU, Push
 
 
 class MediaNode:
     def __init__(self, redis: Redis, keys: Keys, clock: Clock, node_id: str, push: Push,
-                 host_addresses: list[str], node_ttl: float, keyframe_interval: float) -> None:
+                 host_addresses: list[str], node_ttl: float, keyframe_interval: float,
+                 recorders: Recorders | None = None) -> None:
         check_version()
         self.sfu = SFU(push, host_addresses, keyframe_interval)
+        self.sfu.recorders = recorders
         self.nodes = MediaNodes(redis, keys, node_id, node_ttl, lambda: self.sfu.load)
         self.router = MediaRouter(self.sfu, self.nodes)
         self.link = NodeLink(redis, keys, node_id, self.router.handle)
@@ -41,6 +44,8 @@ class MediaNode:
             await self.nodes.withdraw()
         await self.link.stop()
         await self.sfu.close()
+        if self.sfu.recorders is not None:
+            await self.sfu.recorders.close()
 
 
 def bus_push(bus: EventBus) -> Push:

@@ -31,6 +31,7 @@ from media.aiortc_bridge import (
     track_ids,
 )
 from media.forwarder import ForwardingStats, Outbox, PublishedTrack, Subscription
+from media.recorder import MeetingRecording, Recorders, stop_recording
 from media.speaker import ActiveSpeaker
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,8 @@ class MeetingMedia:
         self.recent: list[str] = []  # session ids, latest speaker first
         self._tasks: set[asyncio.Task[None]] = set()
         self._speaker_task = asyncio.ensure_future(self._watch_speaker())
+        self.recording: MeetingRecording | None = None  # media/recorder.py
+        self.recording_seq = 0  # the newest recording decision applied
 
     # membership ------------------------------------------------------------------------------
 
@@ -136,6 +139,8 @@ class MeetingMedia:
         with contextlib.suppress(ValueError):
             self.recent.remove(session_id)
         self.speaker.forget(session_id)
+        if self.recording is not None:
+            self.recording.session_left(session_id)
         for track in participant.published.values():
             track.detach_all()
         await participant.outbox.close()
@@ -179,6 +184,7 @@ class MeetingMedia:
         return [p for p in self.participants.values() if p.user_id == user_id]
 
     async def close(self) -> None:
+        await stop_recording(self)
         self._speaker_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._speaker_task
@@ -223,6 +229,8 @@ class MeetingMedia:
                 # and its own errors alike; all of them are the offer's fault.
                 raise BadRequest(f"the offer cannot be negotiated: {exc!r}") from exc
             changed = self._update_publications(participant, offer, sources)
+            if changed and self.recording is not None:
+                self.recording.sync(participant)
             participant.answered = True
             answer = pc.localDescription.sdp
         if changed:
@@ -407,6 +415,7 @@ class SFU:
         self._keyframe_interval = keyframe_interval
         self.stats = ForwardingStats()
         self.meetings: dict[str, MeetingMedia] = {}
+        self.recorders: Recorders | None = None  # set by MediaNode when it records
 
     def meeting(self, meeting_id: str) -> MeetingMedia:
         media = self.meetings.get(meeting_id)
@@ -414,6 +423,8 @@ class SFU:
             media = self.meetings[meeting_id] = MeetingMedia(
                 meeting_id, self._push, self.stats, self._host_addresses,
                 self._keyframe_interval)
+            if self.recorders is not None:
+                self.recorders.media_created(media)
         return media
 
     def existing(self, meeting_id: str) -> MeetingMedia:

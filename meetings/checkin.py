@@ -23,9 +23,9 @@ from pymongo.errors import DuplicateKeyError
 
 from core.batching import BulkWriter
 from core.clock import Clock, iso
-from core.errors import BadRequest, Conflict, Forbidden, Gone
+from core.errors import BadRequest, Conflict, Forbidden
 from core.mongo import Database, Document
-from meetings.records import ENDED, Meeting
+from meetings.records import Meeting
 
 # Leave lookups of one roll-up in flight at once: a large meeting must not take every
 # connection of the pool from the rest of the node.
@@ -180,8 +180,7 @@ class CheckinService:
             raise Forbidden("only the organiser, hosts and invitees sign in to this meeting")
         if user_id in meeting.removed:
             raise Forbidden("a host removed you from this meeting")
-        if meeting.status == ENDED:
-            raise Gone("the meeting has ended")
+        meeting.refuse_if_over()
         if via == Via.ROOM and meeting.booking_id is None:
             raise BadRequest("via: this meeting has no booked room to sign in from")
         checkin = Checkin(meeting.id, user_id, self._clock.now(), via)

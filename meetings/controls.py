@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from core.errors import BadRequest, Conflict, Forbidden, Gone
-from meetings.records import ENDED, Meeting, MeetingService, MeetingStore
+from core.errors import BadRequest, Conflict, Forbidden
+from meetings.records import Meeting, MeetingService, MeetingStore
 
 ATTEMPTS = 5
 
@@ -75,8 +75,7 @@ class HostControls:
                       refuse_removed: bool = False) -> Meeting:
         for _ in range(ATTEMPTS):
             meeting = await self._meetings.get(meeting_id)
-            if meeting.status == ENDED:
-                raise Gone("the meeting has ended")
+            meeting.refuse_if_over()
             if not meeting.is_host(host):
                 raise Forbidden("only a host can do that")
             if target is not None:

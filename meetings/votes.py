@@ -31,9 +31,9 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from core.clock import Clock, iso
-from core.errors import BadRequest, Conflict, Forbidden, Gone, NotFound
+from core.errors import BadRequest, Conflict, Forbidden, NotFound
 from core.mongo import Database, Document
-from meetings.records import ENDED, Meeting
+from meetings.records import Meeting
 
 MIN_OPTIONS, MAX_OPTIONS = 2, 10
 # Seconds; longer than any pause between a vote's claim and its count on a live node.
@@ -260,8 +260,7 @@ class VoteService:
         meeting = await self._meetings.get(meeting_id)
         if not meeting.is_host(user_id):
             raise Forbidden("only a host opens a motion")
-        if meeting.status == ENDED:
-            raise Gone("the meeting has ended")
+        meeting.refuse_if_over()
         motion = await self._store.add_motion({
             "_id": f"mot_{secrets.token_hex(8)}", "meeting_id": meeting.id, "title": title,
             "options": list(_checked_options(options)), "rule": str(_checked_rule(rule)),

@@ -54,6 +54,7 @@ _RESYNC_BATCH = 100
 MAX_LISTED = 500
 
 BookingsChanged = Callable[[str], Awaitable[None]]
+BookingsCeased = Callable[[list[Booking]], Awaitable[None]]
 ScheduleLoaded = Callable[[Schedule], Awaitable[object]]
 
 
@@ -102,12 +103,18 @@ class BookingService:
         self._approvals = approvals
         self._notices = notices
         self._listeners: list[BookingsChanged] = []
+        self._ceased: list[BookingsCeased] = []
         self._loaders: list[ScheduleLoaded] = []
         self._resyncer = Periodic(clock, resync_every, self.resync, "booking records resync")
 
     def on_change(self, callback: BookingsChanged) -> None:
         """Call `callback(room_id)` after every change of a room's bookings that lands."""
         self._listeners.append(callback)
+
+    def on_ceased(self, callback: BookingsCeased) -> None:
+        """Call `callback(bookings)` with the bookings a change that lands cancelled or
+        released, once however many nodes raced to change them (the winner calls)."""
+        self._ceased.append(callback)
 
     def on_load(self, callback: ScheduleLoaded) -> None:
         """Call `callback(schedule)` for every room's schedule as `start` reads them, so that
@@ -395,6 +402,7 @@ class BookingService:
                                   {self._index.day_of(b.start) for b in changed})
             await self._store.mark_synced(room_id, stored.version)
             await self._notify(room_id)
+            await self._tell_ceased([b for b in changed if not b.holds])
             return changed
         raise Conflict(f"room {room_id} is being booked too busily; retry")
 
@@ -412,6 +420,15 @@ class BookingService:
                 await listener(room_id)
             except Exception:
                 log.exception("bookings listener failed for room %s", room_id)
+
+    async def _tell_ceased(self, bookings: list[Booking]) -> None:
+        if not bookings:
+            return
+        for listener in self._ceased:
+            try:
+                await listener(bookings)
+            except Exception:
+                log.exception("listener of ceased bookings failed for %s", bookings[0].id)
 
     async def _tell(self, user_id: str, title: str, room: Room, booking: Booking,
                     why: str) -> None:

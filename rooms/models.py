@@ -125,6 +125,11 @@ class Booking:
     # A pending booking not decided by then is released.
     decide_by: datetime | None = None
 
+    @property
+    def holds(self) -> bool:
+        """Whether it holds its room's time (pending or confirmed)."""
+        return self.status in HOLDING
+
     def to_wire(self) -> dict[str, Any]:
         return {"id": self.id, "room_id": self.room_id, "title": self.title,
                 "booker": self.booker, "start": iso(self.start), "end": iso(self.end),

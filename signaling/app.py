@@ -59,10 +59,16 @@ from core.mongo import Database, Document, connect_mongo, ping
 from core.presence.service import PresencePolicy, PresenceService
 from core.presence.store import PresenceStore
 from core.redis import Keys, connect_redis
+from media.recorder import Recorders
 from media.runtime import MediaNode, bus_push
 from meetings.checkin import CheckinService, CheckinStore
 from meetings.controls import HostControls
+from meetings.invitations import CardInvitations
+from meetings.materials import MaterialService, MaterialStore
+from meetings.minutes import MinutesService, MinutesStore
+from meetings.recordings import RecordingService, RecordingStore
 from meetings.records import MeetingService, MeetingStore
+from meetings.signoff import CardSignoff
 from meetings.votes import MotionStore, VoteService
 from rooms.approvals import CardNotices, RoomApprovals
 from rooms.booking_store import BookingStore
@@ -80,6 +86,8 @@ from signaling.fanout import RedisFanout
 from signaling.gateway import SocketGateway
 from signaling.meeting_events import MeetingEvents
 from signaling.metrics import Metrics, http_metrics_middleware
+from signaling.minutes_events import MinutesEvents
+from signaling.recording_events import RecordingEvents
 from signaling.rest.apps import AppRoutes
 from signaling.rest.auth import AuthRoutes
 from signaling.rest.bookings import BookingRoutes
@@ -88,7 +96,9 @@ from signaling.rest.common import RequestContext
 from signaling.rest.directory import DirectoryRoutes
 from signaling.rest.files import FileRoutes
 from signaling.rest.flows import FlowRoutes
+from signaling.rest.materials import MaterialRoutes
 from signaling.rest.ops import OpsRoutes
+from signaling.rest.recordings import RecordingRoutes
 from signaling.rest.rooms import RoomRoutes
 from signaling.room_events import RoomEvents
 from signaling.vote_events import VoteEvents
@@ -122,6 +132,8 @@ class Services:
     meetings: MeetingService
     media: MediaNode
     meeting_events: MeetingEvents
+    recordings: RecordingService
+    materials: MaterialService
 
 
 @dataclass
@@ -181,7 +193,11 @@ class Node:
         with contextlib.suppress(Exception):
             await self.services.meeting_events.stop()
         with contextlib.suppress(Exception):
+            await self.services.materials.stop()
+        with contextlib.suppress(Exception):
             await self.services.media.stop()
+        with contextlib.suppress(Exception):  # the copies of the files just closed
+            await self.services.recordings.stop()
         if self.runner is not None:
             await self.runner.cleanup()
         with contextlib.suppress(Exception):
@@ -323,7 +339,13 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
                            config.room_tick)
     bookings.on_change(live_rooms.changed)
     meeting_store = MeetingStore(db)
-    meetings = MeetingService(meeting_store, directory, bookings, clock)
+    meetings = MeetingService(meeting_store, directory, bookings, rooms,
+                              CardInvitations(cards, directory, config.org_tz), clock)
+    bookings.on_ceased(meetings.booking_ceased)
+    material_store = MaterialStore(db)
+    await material_store.ensure_indexes()
+    materials = MaterialService(material_store, meetings, clock, config.file_max_bytes,
+                                bus.publish)
     motion_store = MotionStore(db)
     await motion_store.ensure_indexes()
     votes = VoteService(motion_store, meetings, clock)
@@ -331,15 +353,24 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     await checkin_store.ensure_indexes()
     checkins = CheckinService(checkin_store, meetings, bookings, LeaveCalendar(boxes), clock,
                               config.org_tz)
+    minutes = MinutesService(MinutesStore(db), meetings, checkins, votes,
+                             CardSignoff(flows, cards), directory, clock)
+    flows.on_settled(minutes.card_settled)
+    recording_store = RecordingStore(db)
+    await recording_store.ensure_indexes()
+    recordings = RecordingService(recording_store, meetings, clock, config.node_id)
     media = MediaNode(redis, keys, clock, config.node_id, bus_push(bus),
                       list(config.media_host_addresses), config.media_node_ttl,
-                      config.keyframe_interval)
+                      config.keyframe_interval,
+                      Recorders(config.data_dir / "recordings", recordings))
     meeting_events = MeetingEvents(meetings, HostControls(meeting_store, meetings),
                                    media.router, clock)
+    meeting_events.on_over(materials.meeting_over)
     services = Services(bus, directory, auth, presence, conversations, messages, feed, files,
                         receipts, urgent, cards, deadlines, integration, rooms=rooms,
                         bookings=bookings, live_rooms=live_rooms, meetings=meetings,
-                        media=media, meeting_events=meeting_events)
+                        media=media, meeting_events=meeting_events, recordings=recordings,
+                        materials=materials)
 
     direct = DirectSockets()
     manager = RedisFanout(redis_url, channel=keys("socketio"))
@@ -357,6 +388,8 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     meeting_events.register(gateway)
     VoteEvents(votes).register(gateway)
     CheckinEvents(checkins).register(gateway)
+    MinutesEvents(minutes).register(gateway)
+    RecordingEvents(recordings, media.router).register(gateway)
     metrics.watch_media(lambda: media.sfu.stats)
 
     app = web.Application(middlewares=[http_metrics_middleware(metrics), error_middleware],
@@ -366,11 +399,13 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     AuthRoutes(auth, context).register(app)
     DirectoryRoutes(directory, context).register(app)
     FileRoutes(files, context).register(app)
+    MaterialRoutes(materials, context).register(app)
     FlowRoutes(flows, context).register(app)
     AppRoutes(integration.apps, context).register(app)
     CardRoutes(integration).register(app)
     RoomRoutes(rooms, context, availability=bookings).register(app)
-    BookingRoutes(bookings, rooms, context).register(app)
+    BookingRoutes(bookings, rooms, context, meetings).register(app)
+    RecordingRoutes(recordings, context).register(app)
 
     async def check_redis() -> object:
         return await redis.ping()
@@ -390,6 +425,7 @@ async def _assemble(config: Config, clock: Clock, cipher: FieldCipher, redis_url
     await bookings.start()
     await media.start()
     meeting_events.start()
+    materials.start()
     gateway.start()
     return Node(config, clock, redis, mongo, db, services, gateway, manager, metrics, app,
                 children)

@@ -19,27 +19,27 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "payload"
+def _field(loc: tuple[int | str, ...], prefix: str = "") -> str:
+    return ".".join(str(p) for p in ((prefix,) if prefix else ()) + loc) or "payload"
 
 
-def bad_request_from(exc: ValidationError) -> BadRequest:
+def bad_request_from(exc: ValidationError, prefix: str = "") -> BadRequest:
+    """`prefix` names where the payload sat in a larger one (`meeting` in a booking)."""
     errors = exc.errors(include_url=False, include_context=False, include_input=False)
-    first = errors[0]
-    fields = [{"field": _field(e["loc"]), "problem": e["msg"]} for e in errors]
-    return BadRequest(f"{_field(first['loc'])}: {first['msg']}", {"fields": fields})
+    fields = [{"field": _field(e["loc"], prefix), "problem": e["msg"]} for e in errors]
+    return BadRequest(f"{fields[0]['field']}: {errors[0]['msg']}", {"fields": fields})
 
 
-def parse(model: type[M], data: Any) -> M:
+def parse(model: type[M], data: Any, prefix: str = "") -> M:
     """Validate a payload; a bad one becomes `bad_request` naming the field."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise BadRequest("payload must be a JSON object")
+        raise BadRequest(f"{prefix or 'payload'} must be a JSON object")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise bad_request_from(exc) from exc
+        raise bad_request_from(exc, prefix) from exc
 
 
 def error_body(error: AppError) -> dict[str, Any]:

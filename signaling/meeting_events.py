@@ -9,6 +9,7 @@ the meeting anew."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,8 @@ from meetings.records import Meeting, MeetingService
 from signaling.gateway import SocketGateway, SocketState
 from signaling.meeting_schemas import (
     LastN,
+    MeetingAgenda,
+    MeetingCancel,
     MeetingCreate,
     MeetingHand,
     MeetingHost,
@@ -54,13 +57,31 @@ class MeetingEvents:
         self._joined: dict[str, dict[str, Joined]] = {}
         self._gateway: SocketGateway | None = None
         self._watch = Periodic(clock, WATCH_EVERY, self.watch_nodes, "media node watch")
+        self._over_hooks: list[Callable[[str], Awaitable[Any]]] = []
+
+    def on_over(self, hook: Callable[[str], Awaitable[Any]]) -> None:
+        """Called with a meeting's id after a host ended or cancelled it here (materials
+        expire); a failing hook is logged, not answered: its own sweep catches up."""
+        self._over_hooks.append(hook)
+
+    async def _over(self, meeting: Meeting) -> None:
+        if not meeting.over:
+            return
+        for hook in self._over_hooks:
+            try:
+                await hook(meeting.id)
+            except Exception:
+                log.exception("after the end of meeting %s", meeting.id)
 
     def register(self, gateway: SocketGateway) -> None:
         self._gateway = gateway
         gateway.route("meeting:create", MeetingCreate, self.create)
+        gateway.route("meeting:get", MeetingRef, self.get)
         gateway.route("meeting:join", MeetingRef, self.join)
         gateway.route("meeting:leave", MeetingRef, self.leave)
         gateway.route("meeting:end", MeetingRef, self.end)
+        gateway.route("meeting:cancel", MeetingCancel, self.cancel)
+        gateway.route("meeting:agenda", MeetingAgenda, self.agenda)
         gateway.route("meeting:subscribe", MeetingSubscribe, self.subscribe)
         gateway.route("meeting:mute", MeetingMute, self.mute)
         gateway.route("meeting:remove", MeetingRemove, self.remove)
@@ -84,8 +105,24 @@ class MeetingEvents:
         return joined
 
     async def create(self, state: SocketState, payload: MeetingCreate) -> dict[str, Any]:
-        meeting = await self._meetings.create(state.user_id, payload.title, payload.invitees,
-                                              payload.booking_id, payload.open)
+        meeting = await self._meetings.create(state.user_id, payload.to_request())
+        return {"meeting": meeting.to_wire()}
+
+    async def get(self, state: SocketState, payload: MeetingRef) -> dict[str, Any]:
+        meeting = await self._meetings.look(payload.meeting_id, state.user_id)
+        return {"meeting": meeting.to_wire()}
+
+    async def cancel(self, state: SocketState, payload: MeetingCancel) -> dict[str, Any]:
+        meeting = await self._meetings.cancel(state.user_id, payload.meeting_id, payload.reason)
+        await self._over(meeting)
+        await self._announce(meeting)
+        return {"meeting": meeting.to_wire()}
+
+    async def agenda(self, state: SocketState, payload: MeetingAgenda) -> dict[str, Any]:
+        meeting = await self._meetings.change_agenda(
+            state.user_id, payload.meeting_id, payload.agenda_version,
+            [item.model_dump(exclude_none=True) for item in payload.agenda])
+        await self._announce(meeting)
         return {"meeting": meeting.to_wire()}
 
     async def join(self, state: SocketState, payload: MeetingRef) -> dict[str, Any]:
@@ -139,6 +176,7 @@ class MeetingEvents:
 
     async def end(self, state: SocketState, payload: MeetingRef) -> dict[str, Any]:
         meeting = await self._meetings.end(payload.meeting_id, state.user_id)
+        await self._over(meeting)
         ended = await self._router.call(meeting.id, "end", {})
         assert self._gateway is not None
         # Everyone invited hears of it, and so does every socket still in the meeting (an
@@ -212,7 +250,8 @@ class MeetingEvents:
             event, {"meeting_id": meeting.id, **payload}, frozenset({user_id})))
 
     async def _announce(self, meeting: Meeting) -> None:
-        """Hosts, lock and the removed changed: every member sees the meeting as it is now."""
+        """Hosts, lock, the removed, the agenda or the status changed: every member sees the
+        meeting as it is now."""
         assert self._gateway is not None
         await self._gateway.deliver(DomainEvent(
             "meeting:updated", {"meeting": meeting.to_wire()}, meeting.members))

@@ -2,22 +2,68 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
+from meetings.records import MeetingRequest
 from signaling.schemas import Strict
 
 MeetingId = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
 Sdp = Field(min_length=1, max_length=200_000)
 
 
-class MeetingCreate(BaseModel):
+class AgendaItemIn(BaseModel):
     model_config = Strict
+    id: str | None = Field(default=None, min_length=1, max_length=40)  # kept from before
     title: str = Field(min_length=1, max_length=200)
+    presenter: str | None = Field(default=None, min_length=1, max_length=64)
+    minutes: int | None = Field(default=None, ge=1, le=600)
+
+
+class MeetingPlan(BaseModel):
+    """A meeting as a booking request asks for it (`POST /api/v1/bookings` with `meeting`):
+    the booking gives its room, time and title (unless given) and its attendees come too."""
+
+    model_config = Strict
+    title: str | None = Field(default=None, min_length=1, max_length=200)
     invitees: list[str] = Field(default_factory=list, max_length=500)
-    booking_id: str | None = Field(default=None, max_length=100)
+    hosts: list[str] = Field(default_factory=list, max_length=20)
     open: bool = False
+    confidential: bool = False
+    agenda: list[AgendaItemIn] = Field(default_factory=list, max_length=50)
+
+    def request(self, title: str, booking_id: str | None = None,
+                start: datetime | None = None, end: datetime | None = None) -> MeetingRequest:
+        return MeetingRequest(
+            title=self.title or title, invitees=tuple(self.invitees), hosts=tuple(self.hosts),
+            booking_id=booking_id, open=self.open, confidential=self.confidential,
+            agenda=tuple(i.model_dump(exclude_none=True) for i in self.agenda),
+            start=start, end=end)
+
+
+class MeetingCreate(MeetingPlan):
+    title: str = Field(min_length=1, max_length=200)
+    booking_id: str | None = Field(default=None, max_length=100)
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+
+    def to_request(self) -> MeetingRequest:
+        return self.request(self.title, self.booking_id, self.start, self.end)
+
+
+class MeetingCancel(BaseModel):
+    model_config = Strict
+    meeting_id: str = MeetingId
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+class MeetingAgenda(BaseModel):
+    model_config = Strict
+    meeting_id: str = MeetingId
+    agenda_version: int = Field(ge=0)  # the meeting's `agenda_version` the host edited
+    agenda: list[AgendaItemIn] = Field(max_length=50)
 
 
 class MeetingRef(BaseModel):

@@ -37,7 +37,6 @@ from core.mongo import Database
 # A status for cards that ask nothing of anyone.
 INFO_STATUS = "info"
 _PARALLEL_DELIVERIES = 32
-_SETTLE_TRIES = 20
 # A second request with a claimed external_id polls for the first one's card this long.
 _REPEAT_WAIT_SECONDS = 5.0
 _REPEAT_POLL_SECONDS = 0.05
@@ -184,15 +183,6 @@ class OAIntegration:
 
     async def _settle(self, job: CallbackJob, outcome: Outcome) -> None:
         """Show the outcome on the card by compare-and-set, retried while holders act, then
-        `card:update` to every holder."""
-        for _ in range(_SETTLE_TRIES):
-            card = await self._cards.stored(job.card_id)
-            after = None if card is None else show_outcome(card, job.id, outcome)
-            if card is None or after is None:
-                return
-            stored = await self._store.replace_if_version(card, after)
-            if stored is not None:
-                await self._cards.publish(stored)
-                return
-        raise Conflict(f"card {job.card_id} kept changing; its callback outcome will be "
-                       "shown on a later attempt")
+        `card:update` to every holder (a card that keeps changing shows it on a later
+        attempt of the job)."""
+        await self._cards.revise(job.card_id, lambda card: show_outcome(card, job.id, outcome))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +78,10 @@ class DirectoryService:
 
     async def get_users(self, user_ids: list[str]) -> dict[str, User]:
         return await self._store.get_users(user_ids)
+
+    async def names(self, user_ids: Sequence[str]) -> dict[str, str]:
+        """Each known user's display name, for what people read (cards, minutes)."""
+        return {u.id: u.name for u in (await self._store.get_users(list(user_ids))).values()}
 
     async def search_users(self, *, dept_id: str | None = None, query: str | None = None,
                            recursive: bool = False, limit: int = 50) -> list[User]:

@@ -7,11 +7,14 @@ from typing import Any
 
 from aiohttp import web
 
+from core.errors import BadRequest
+from meetings.records import Meeting, MeetingService
 from rooms.bookings import BookingService
 from rooms.catalogue import RoomCatalogue
 from rooms.forms import a_moment, refusal
 from rooms.models import Booking
 from signaling.errors import json_response, parse
+from signaling.meeting_schemas import MeetingPlan
 from signaling.rest.common import RequestContext, read_json
 from signaling.rest.rooms import words
 from signaling.room_schemas import AvailabilityQuery, BookingQuery, CancelQuery
@@ -25,6 +28,17 @@ def _query(request: web.Request) -> dict[str, Any]:
     return {k: v for k, v in request.query.items() if v != ""}
 
 
+def _meeting_plan(body: Any) -> MeetingPlan | None:
+    """The `meeting` a booking request asks for, taken out of the booking's own form."""
+    if not isinstance(body, dict) or "meeting" not in body:
+        return None
+    plan = parse(MeetingPlan, body.pop("meeting"), prefix="meeting")
+    if body.get("recurrence") is not None:
+        raise BadRequest("meeting: a meeting is held in one booking, not a series; "
+                         "book the series, then create a meeting for an occurrence")
+    return plan
+
+
 def _many(bookings: list[Booking]) -> dict[str, Any]:
     return {"booking": bookings[0].to_wire() if bookings else None,
             "bookings": [b.to_wire() for b in bookings]}
@@ -32,10 +46,11 @@ def _many(bookings: list[Booking]) -> dict[str, Any]:
 
 class BookingRoutes:
     def __init__(self, bookings: BookingService, catalogue: RoomCatalogue,
-                 context: RequestContext) -> None:
+                 context: RequestContext, meetings: MeetingService) -> None:
         self._bookings = bookings
         self._catalogue = catalogue
         self._context = context
+        self._meetings = meetings
 
     def register(self, app: web.Application) -> None:
         app.router.add_get("/api/v1/rooms/availability", self.availability)
@@ -47,9 +62,24 @@ class BookingRoutes:
 
     async def book(self, request: web.Request) -> web.Response:
         identity = await self._context.identity(request)
-        booked = await self._bookings.book(identity.user.id, await read_json(request))
-        return json_response({**_many(booked.bookings), "skipped": booked.skipped},
-                             status=201)
+        body = await read_json(request)
+        plan = _meeting_plan(body)
+        booked = await self._bookings.book(identity.user.id, body)
+        answer = {**_many(booked.bookings), "skipped": booked.skipped}
+        if plan is not None:
+            answer["meeting"] = (await self._hold_meeting(identity.user.id, plan,
+                                                          booked.bookings[0])).to_wire()
+        return json_response(answer, status=201)
+
+    async def _hold_meeting(self, user_id: str, plan: MeetingPlan, booking: Booking) -> Meeting:
+        """The meeting the booking request asked for; if it cannot be created, the booking
+        is cancelled again (both or neither) and the meeting's refusal answers."""
+        try:
+            return await self._meetings.create(user_id, plan.request(booking.title, booking.id))
+        except Exception:
+            await self._bookings.cancel(user_id, booking.id,
+                                        reason="the meeting asked for could not be created")
+            raise
 
     async def list(self, request: web.Request) -> web.Response:
         identity = await self._context.identity(request)
