@@ -189,6 +189,7 @@ class MeetingRecording:
         self._lock = threading.Lock()
         self._active: list[SessionFile] = []  # what the writer works on, closing ones too
         self._stopping = False
+        self._wake = threading.Event()  # a stop need not wait out the writer's idle poll
         self._done: asyncio.Future[None] = self._loop.create_future()
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name=f"recorder-{meeting_id}")
@@ -238,6 +239,7 @@ class MeetingRecording:
             self._close(session_file)
         with self._lock:
             self._stopping = True
+        self._wake.set()
         if self._thread.is_alive():
             await asyncio.shield(self._done)
 
@@ -274,7 +276,7 @@ class MeetingRecording:
                 if stopping and not active:
                     return
                 if not busy:
-                    time.sleep(POLL)
+                    self._wake.wait(POLL)
         finally:
             self._report(self._finished)
 

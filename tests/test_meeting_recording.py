@@ -207,7 +207,11 @@ async def test_a_recording_is_one_file_per_device_remuxed_with_audio_and_video_i
         host.pc.addTrack(BeepAudio())
         await host.join()
         await host.offer()
-        await asyncio.sleep(1.5)  # media flowing, as in a meeting under way
+        # Media flowing, as in a meeting under way: the publisher's sender reports are in.
+        media = node.services.media.sfu.meetings[meeting_id]
+        await wait_until(lambda: any(p.published for p in media.participants.values()) and all(
+            t.sender_report is not None for p in media.participants.values()
+            for t in p.published.values()))
         started = await chief.ok("meeting:record", {"meeting_id": meeting_id,
                                                     "recording": True})
         began = time.monotonic()
