@@ -334,6 +334,11 @@ class SessionFile:
 
     # event loop side ------------------------------------------------------------------------
 
+
+    def frames_written(self, kind: str) -> int:
+        """How many frames of `kind` the file holds so far (the writer thread counts them;
+        an int is read whole from the event loop)."""
+        return sum(t.frames for t in self._tracks if t.kind == kind)
     def attach(self) -> None:
         for index, track in enumerate(self._tracks):
             tap = self._tap(index)

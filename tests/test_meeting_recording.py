@@ -231,7 +231,8 @@ async def test_a_recording_is_one_file_per_device_remuxed_with_audio_and_video_i
         status, _ = await download(http, node, listing[0]["url"], clerk_token)
         assert status == 409  # not ready while it is being recorded
 
-        await asyncio.sleep(3.5 - (time.monotonic() - began))
+        recorded = media.recording.files[host.session_id]
+        await wait_until(lambda: recorded.frames_written("audio") >= 175, timeout=20)  # 3.5 s
         await chief.ok("meeting:record", {"meeting_id": meeting_id, "recording": False})
         wall = time.monotonic() - began
         for _ in range(100):
@@ -285,7 +286,9 @@ async def test_ending_the_meeting_stops_the_recording_and_keeps_the_files(
         await peer.join()
         await peer.offer()
         await chief.ok("meeting:record", {"meeting_id": meeting_id, "recording": True})
-        await asyncio.sleep(1.0)
+        media = node.services.media.sfu.meetings[meeting_id]
+        await wait_until(lambda: media.recording is not None and any(
+            f.frames_written("audio") >= 50 for f in media.recording.files.values()))  # 1 s
         await chief.ok("meeting:end", {"meeting_id": meeting_id})
         listed: dict[str, Any] = {}
 
