@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import aiohttp
+from xietong_sdk.rest import Rest
 
 from core.process import free_loopback_port
 from loadtest.procs import Child, spawn, wait_healthy
@@ -256,9 +257,9 @@ class XietongTarget(Target):
         await super().start(session)
         token = await self.admin_token(session)
         body = self.settings.org.read_bytes()
-        self.imported = await request_json(
-            session, "POST", f"{self.base_url}/api/v1/directory/import", data=body,
-            seconds=300, headers={**bearer(token), "Content-Type": "application/json"})
+        self.imported = await self.rest(session, token).request(
+            "POST", "/api/v1/directory/import", raw=body, content_type="application/json",
+            seconds=300)
         self.org = json.loads(body)
         # u00001, u00002, ... in the order of the organisation file.
         self.usernames = [str(user["username"]) for user in self.org.get("users", [])
@@ -268,13 +269,14 @@ class XietongTarget(Target):
         data = await self.login(session, *self.admin)
         return str(data["token"])
 
+    def rest(self, session: aiohttp.ClientSession, token: str | None = None) -> Rest:
+        """The SDK's REST client on this server, over `session`, as `token`'s user."""
+        return Rest(self.base_url, session=session, token=token)
+
     async def login(self, session: aiohttp.ClientSession, username: str,
                     password: str) -> dict[str, Any]:
         """The login answer: `{"token", "refresh_token", "expires_at", "user"}`."""
-        data: dict[str, Any] = await request_json(
-            session, "POST", f"{self.base_url}/api/v1/auth/login",
-            json={"username": username, "password": password})
-        return data
+        return dict(await self.rest(session).login(username, password))
 
     async def login_many(self, session: aiohttp.ClientSession,
                          usernames: Sequence[str]) -> list[Identity]:

@@ -16,6 +16,8 @@ from typing import Any
 import aiohttp
 import pytest
 import socketio
+from xietong_sdk.connection import Connection
+from xietong_sdk.errors import XietongError
 
 from core.clock import Clock, FakeClock
 from core.config import Config
@@ -146,34 +148,40 @@ def api(node: Node, http: aiohttp.ClientSession) -> Api:
 
 
 class Client:
-    """A Socket.IO client that records every push it receives."""
+    """A Socket.IO client that records every push it receives: the SDK's transport
+    (`xietong_sdk.Connection`), never reconnecting by itself."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.sio = socketio.AsyncClient(reconnection=False)
+        self.connection = Connection(timeout=10)
         self.pushes: list[tuple[str, Any]] = []
         self._changed = asyncio.Event()
-        self.sio.on("*", self._record)
-        self.sio.on("disconnect", self._on_disconnect)
         self.disconnected = asyncio.Event()
+        self.connection.on_any(self._record)
+        self.connection.on_disconnect(self._on_disconnect)
 
-    async def _record(self, event: str, data: Any = None) -> None:
+    @property
+    def sio(self) -> socketio.AsyncClient:
+        return self.connection.sio
+
+    def _record(self, event: str, data: Any = None) -> None:
         self.pushes.append((event, data))
         self._changed.set()
 
-    async def _on_disconnect(self, *args: Any) -> None:
+    def _on_disconnect(self, _reason: str) -> None:
         self.disconnected.set()
         self._changed.set()
 
     async def connect(self, token: str, client: str = "web",
                       transports: list[str] | None = None) -> None:
-        await self.sio.connect(self.url, auth={"token": token, "client": client},
-                               transports=transports or ["websocket"], wait_timeout=10)
+        try:
+            await self.connection.connect(self.url, {"token": token, "client": client},
+                                          transports=transports or ["websocket"])
+        except XietongError as exc:
+            raise socketio.exceptions.ConnectionError(str(exc)) from exc
 
     async def call(self, event: str, data: Any = None) -> dict[str, Any]:
-        reply = await self.sio.call(event, data, timeout=10)
-        assert isinstance(reply, dict), reply
-        return reply
+        return await self.connection.emit(event, data)
 
     async def ok(self, event: str, data: Any = None) -> dict[str, Any]:
         reply = await self.call(event, data)
@@ -195,7 +203,7 @@ class Client:
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
-            await self.sio.disconnect()
+            await self.connection.close()
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-
-from clients.python.xietong_sdk.webhooks import (
+from xietong_sdk.webhooks import (
     BadSignature,
     StaleTimestamp,
     WebhookError,
@@ -26,6 +25,7 @@ from clients.python.xietong_sdk.webhooks import (
     signed_headers,
     verify,
 )
+
 from core.clock import FakeClock
 from signaling.app import Node
 from tests.chat_helpers import error_code

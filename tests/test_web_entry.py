@@ -13,8 +13,9 @@ async def test_the_entry_page_has_a_login_form_and_loads_the_client(api: Api) ->
 
 
 async def test_the_client_assets_are_served(api: Api) -> None:
-    for asset, marker in (("app.js", "/api/v1/directory/departments"),
-                          ("api.js", "/api/v1/auth/refresh"), ("app.css", "#directory")):
+    for asset, marker in (("app.js", "/static/live.js"),
+                          ("directory.js", "/api/v1/directory/departments"),
+                          ("api.js", "/api/v1/auth/refresh"), ("app.css", ".directory")):
         status, text = await api.call("GET", f"/static/{asset}")
         assert status == 200 and marker in text
 

@@ -1,86 +1,105 @@
-// The entry page: sign in, browse the organisation, look a colleague up.
+// The shell: sign in, one live connection, and the views (chat, work, contacts, rooms) as
+// tabs; a top bar on a desktop, a bottom bar on a phone. Each view module exports
+// `mount(root, ctx)` and may return `{ open(detail) }` for other views to send the user there.
 import { ApiError, call, login, session } from "/static/api.js";
+import { $, el, fill } from "/static/dom.js";
+import { translations } from "/static/i18n.js";
+import { Live } from "/static/live.js";
+import * as chat from "/static/chat.js";
+import * as work from "/static/work.js";
+import * as contacts from "/static/directory.js";
+import * as rooms from "/static/rooms.js";
 
-const $ = (id) => document.getElementById(id);
-const el = (tag, text, attrs = {}) => {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  Object.assign(node, attrs);
-  return node;
-};
+const t = translations({
+  "zh-CN": {
+    title: "登录", username: "用户名", password: "密码", submit: "登录", logout: "退出",
+    retry: "（{s} 秒后重试）", chat: "消息", work: "工作台", contacts: "通讯录", rooms: "会议室",
+    online: "已连接", reconnecting: "正在重新连接…", connecting: "连接中…", revoked: "登录已失效，请重新登录", system: "系统",
+  },
+  en: {
+    title: "Sign in", username: "Username", password: "Password", submit: "Sign in", logout: "Sign out",
+    retry: " (retry in {s} s)", chat: "Chats", work: "Work", contacts: "Contacts", rooms: "Rooms",
+    online: "Online", reconnecting: "Reconnecting…", connecting: "Connecting…", revoked: "Your session ended; please sign in again", system: "System",
+  },
+});
 
-function showError(error) {
-  const retry = error.details?.retry_after_ms ? `（${Math.ceil(error.details.retry_after_ms / 1000)} 秒后重试）` : "";
-  $("login-error").textContent = `${error.message}${retry}`;
-}
+const VIEWS = { chat, work, contacts, rooms };
+const opened = {};
+const badges = {};
 
-function renderTree(departments, container) {
-  for (const dept of departments) {
-    const item = el("li");
-    const button = el("button", dept.name, { type: "button", title: dept.id });
-    button.addEventListener("click", () => selectDepartment(dept.id, button));
-    item.append(button);
-    if (dept.children.length) {
-      const children = el("ul");
-      renderTree(dept.children, children);
-      item.append(children);
-    }
-    container.append(item);
+fill($("login-title"), t("title"));
+fill($("login-username"), t("username"));
+fill($("login-password"), t("password"));
+fill($("login-submit"), t("submit"));
+fill($("logout"), t("logout"));
+
+function show(name, detail) {
+  for (const [view, button] of Object.entries(badges)) {
+    const active = view === name;
+    button.setAttribute("aria-selected", String(active));
+    $(`view-${view}`).hidden = !active;
   }
+  document.body.dataset.view = name;
+  if (detail !== undefined) opened[name]?.open?.(detail);
+  history.replaceState(null, "", `#${name}`);
 }
 
-function renderPeople(users) {
-  const list = $("people");
-  list.replaceChildren();
-  if (!users.length) list.append(el("li", "无结果"));
-  for (const user of users) {
-    const button = el("button", `${user.name} · ${user.title || user.username}`, { type: "button" });
-    button.addEventListener("click", () => showPerson(user));
-    list.append(el("li")).append(button);
+function badge(name, count) {
+  const counter = badges[name]?.querySelector(".badge");
+  if (!counter) return;
+  counter.textContent = count > 99 ? "99+" : String(count);
+  counter.hidden = !count;
+}
+
+const names = new Map();
+function nameOf(userId) {
+  if (userId === "system") return Promise.resolve(t("system"));
+  if (!names.has(userId)) {
+    names.set(userId, call("GET", `/api/v1/directory/users/${encodeURIComponent(userId)}`)
+      .then(({ user }) => user.name).catch(() => userId));
   }
+  return names.get(userId);
 }
 
-async function selectDepartment(deptId, button) {
-  document.querySelectorAll("#tree button.selected").forEach((b) => b.classList.remove("selected"));
-  button.classList.add("selected");
-  const { users } = await call("GET", `/api/v1/directory/users?dept_id=${encodeURIComponent(deptId)}`);
-  renderPeople(users);
-}
-
-async function showPerson(user) {
-  const { routing } = await call("GET", `/api/v1/directory/users/${encodeURIComponent(user.id)}/routing`);
-  const card = $("person");
-  const rows = [
-    ["姓名", `${user.name}（${user.username}）`], ["职务", user.title], ["部门负责人", routing.department_head],
-    ["分管领导", routing.leader_in_charge], ["单位主要领导", routing.unit_head],
-    ["上级单位", routing.parent_unit_id], ["人事", routing.unit_hr],
-  ];
-  const list = el("dl");
-  for (const [label, value] of rows) list.append(el("dt", label), el("dd", value ?? "—"));
-  card.replaceChildren(el("h3", user.name), list);
-  card.hidden = false;
-}
-
-let searchTimer;
-function onSearch(event) {
-  clearTimeout(searchTimer);
-  const q = event.target.value.trim();
-  if (!q) return;
-  searchTimer = setTimeout(async () => {
-    const { users } = await call("GET", `/api/v1/directory/users?q=${encodeURIComponent(q)}`);
-    renderPeople(users);
-  }, 250);
+function showConnection(live) {
+  const status = $("connection");
+  live.addEventListener("live:state", ({ detail }) => {
+    status.hidden = detail.state === "online";
+    status.textContent = t(detail.state);
+    document.body.dataset.connection = detail.state;
+  });
+  live.addEventListener("live:revoked", () => {
+    session.clear();
+    status.hidden = false;
+    status.textContent = t("revoked");
+    setTimeout(() => location.reload(), 1500);
+  });
 }
 
 async function enter() {
   const { user } = await call("GET", "/api/v1/auth/me");
-  $("me").textContent = `${user.name} · ${user.title}`;
+  fill($("me"), `${user.name} · ${user.title ?? ""}`);
   $("whoami").hidden = false;
   $("login").hidden = true;
-  $("directory").hidden = false;
-  const { departments } = await call("GET", "/api/v1/directory/departments");
-  $("tree").replaceChildren();
-  renderTree(departments, $("tree"));
+  const live = new Live();
+  showConnection(live);
+  await live.start();
+  const ctx = { me: user, live, call, show, badge, nameOf };
+  const tabs = $("tabs");
+  for (const [name, view] of Object.entries(VIEWS)) {
+    const button = el("button", { type: "button", role: "tab", dataset: { view: name }, onclick: () => show(name) },
+      el("span", { class: "label" }, t(name)), el("span", { class: "badge", hidden: true }));
+    badges[name] = button;
+    tabs.append(button);
+    const root = el("section", { id: `view-${name}`, class: "view", hidden: true });
+    $("views").append(root);
+    opened[name] = view.mount(root, ctx) ?? {};
+  }
+  tabs.hidden = false;
+  $("views").hidden = false;
+  const wanted = location.hash.slice(1);
+  show(VIEWS[wanted] ? wanted : "chat");
+  window.xietong = ctx; // for the console and for browser tests
 }
 
 $("login").addEventListener("submit", async (event) => {
@@ -94,9 +113,10 @@ $("login").addEventListener("submit", async (event) => {
     if (next?.startsWith("/") && !next.startsWith("//")) return location.assign(next);
     await enter();
   } catch (error) {
-    if (error instanceof ApiError) showError(error); else throw error;
+    if (!(error instanceof ApiError)) throw error;
+    const wait = error.details?.retry_after_ms;
+    $("login-error").textContent = error.message + (wait ? t("retry", { s: Math.ceil(wait / 1000) }) : "");
   }
 });
-$("logout").addEventListener("click", () => { session.clear(); location.reload(); });
-$("search").addEventListener("input", onSearch);
-if (session.get()) enter().catch(() => session.clear());
+$("logout").addEventListener("click", () => { session.clear(); location.replace("/"); });
+if (session.get()) enter().catch(() => { session.clear(); location.reload(); });

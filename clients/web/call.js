@@ -78,6 +78,29 @@ export class MeetingCall extends EventTarget {
     await this.#serially(() => this.#connect());
   }
 
+  // The socket came back after a drop (a new connection, perhaps to another node): the
+  // server forgot this device, so join again and offer from a new peer connection with the
+  // same local tracks. An ended meeting (`gone`) or a refusal (`forbidden`: removed, locked)
+  // ends the call here.
+  async rejoin() {
+    if (this.#left) return;
+    let joined;
+    try {
+      joined = await this.#socket.call("meeting:join", { meeting_id: this.meetingId });
+    } catch (error) {
+      if (error instanceof SocketError && (error.code === "gone" || error.code === "forbidden")) {
+        this.#finish(error.code === "gone" ? "ended" : "refused");
+        return;
+      }
+      throw error;
+    }
+    this.meeting = joined.meeting;
+    this.sessionId = joined.session_id;
+    this.#setParticipants(joined.participants);
+    this.#emit("updated", { meeting: this.meeting });
+    await this.#serially(() => this.#reconnect());
+  }
+
   // A second video track, sent beside the camera.
   async shareScreen() {
     const screen = await navigator.mediaDevices.getDisplayMedia({ video: true });

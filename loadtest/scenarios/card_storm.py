@@ -40,7 +40,7 @@ from loadtest.inbox import DELIVERY, CardInbox
 from loadtest.oa_app import CallbackReceiver, OaApp
 from loadtest.procs import CpuMeter, rss_bytes
 from loadtest.report import LOAD_COLUMNS, Column, Summary, format_table
-from loadtest.servers import XietongTarget, bearer, expect_ok, request_json
+from loadtest.servers import XietongTarget, expect_ok
 from loadtest.wire import SocketIOClient, close_many, connect_many
 
 log = logging.getLogger("loadtest.card_storm")
@@ -206,13 +206,11 @@ class Storm:
     async def routing_heads(self, token: str, user_ids: Sequence[str]) -> dict[str, str | None]:
         """Each user's first approver: their department head as the server routes it."""
         gate = asyncio.Semaphore(self.options.login_concurrency)
+        rest = self.target.rest(self.session, token)
 
         async def head(user_id: str) -> str | None:
             async with gate:
-                answer = await request_json(
-                    self.session, "GET",
-                    f"{self.target.base_url}/api/v1/directory/users/{user_id}/routing",
-                    headers=bearer(token))
+                answer = await rest.request("GET", f"/api/v1/directory/users/{user_id}/routing")
             value = answer["routing"].get("department_head")
             return str(value) if value else None
 

@@ -17,7 +17,7 @@ FRAMES_DECODED = """async () => {
 
 async def open_meeting(browser: Any, base: str, username: str, meeting_id: str) -> Any:
     """Sign in on the entry page, which sends the user on to the meeting's page."""
-    context = await browser.new_context()
+    context = await browser.new_context(locale="zh-CN")
     page = await context.new_page()
     await page.goto(f"{base}/?next=/meetings/{meeting_id}")
     await page.fill("input[name=username]", username)
