@@ -5,6 +5,7 @@ import { ApiError, call, login, session } from "/static/api.js";
 import { $, el, fill } from "/static/dom.js";
 import { translations } from "/static/i18n.js";
 import { Live } from "/static/live.js";
+import { nameOf as directoryName } from "/static/names.js";
 import * as chat from "/static/chat.js";
 import * as work from "/static/work.js";
 import * as contacts from "/static/directory.js";
@@ -51,15 +52,8 @@ function badge(name, count) {
   counter.hidden = !count;
 }
 
-const names = new Map();
-function nameOf(userId) {
-  if (userId === "system") return Promise.resolve(t("system"));
-  if (!names.has(userId)) {
-    names.set(userId, call("GET", `/api/v1/directory/users/${encodeURIComponent(userId)}`)
-      .then(({ user }) => user.name).catch(() => userId));
-  }
-  return names.get(userId);
-}
+// The system's notices and cards are signed "system", which the directory does not know.
+const nameOf = (userId) => (userId === "system" ? Promise.resolve(t("system")) : directoryName(userId));
 
 function showConnection(live) {
   const status = $("connection");

@@ -4,7 +4,7 @@
 // the server is asked to forward just those cameras (`meeting:subscribe` with `last_n`).
 import { $, el } from "/static/dom.js";
 import { translations } from "/static/i18n.js";
-import { nameOf } from "/static/meeting-ui.js";
+import { nameOf } from "/static/names.js";
 
 export const LAST_N = 4;
 export const narrow = matchMedia("(max-width: 700px)");

@@ -1,8 +1,8 @@
-// What the meeting page's panels share: people's names from the directory (cached), errors
+// What the meeting page's panels share: a person's name as an element (names.js), errors
 // said in the reader's language, and the roll of a meeting (PROTOCOL §6).
-import { call } from "/static/api.js";
 import { el } from "/static/dom.js";
 import { translations } from "/static/i18n.js";
+import { knownName, nameOf } from "/static/names.js";
 
 export const t = translations({
   "zh-CN": {
@@ -42,22 +42,10 @@ export function describe(error) {
   return t(KNOWN.has(code) ? `error.${code}` : "error.other", { message: error?.message ?? String(error) });
 }
 
-const names = new Map(); // user id -> name, once known
-const asked = new Map(); // user id -> Promise<name>
-
-export function nameOf(userId) {
-  if (!asked.has(userId)) {
-    asked.set(userId, call("GET", `/api/v1/directory/users/${encodeURIComponent(userId)}`)
-      .then(({ user }) => user.name, () => userId)
-      .then((name) => { names.set(userId, name); return name; }));
-  }
-  return asked.get(userId);
-}
-
 // A span showing a person's name: the id until the directory answers, then the name.
 export function nameNode(userId, tag = "span", attrs = {}) {
-  const node = el(tag, { class: "name", title: userId, ...attrs }, names.get(userId) ?? userId);
-  if (!names.has(userId)) nameOf(userId).then((name) => { node.textContent = name; });
+  const node = el(tag, { class: "name", title: userId, ...attrs }, knownName(userId) ?? userId);
+  if (knownName(userId) === undefined) nameOf(userId).then((name) => { node.textContent = name; });
   return node;
 }
 

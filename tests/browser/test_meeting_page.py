@@ -5,18 +5,16 @@ and the page coming back by itself after its socket drops."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import expect
 
+from tests.browser.pages import DESKTOP, PHONE, save_screenshot
 from tests.conftest import Api, Connect, NodeFactory
 from tests.test_meetings import create_meeting
 
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
 WAIT_MS = 15_000
 
 
@@ -35,14 +33,6 @@ async def meeting_page(browser: Any, api: Api, username: str, meeting_id: str,
     await page.goto(f"{api.base}/meetings/{meeting_id}")
     await page.wait_for_selector(f'#people li[data-user="{username}"]', timeout=WAIT_MS)
     return page
-
-
-async def save_screenshot(page: Any, name: str) -> None:
-    """`name` into $XIETONG_SCREENSHOTS when it is set; nothing otherwise."""
-    target = os.environ.get("XIETONG_SCREENSHOTS")
-    if target:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(Path(target) / name))
 
 
 def row(page: Any, username: str) -> Any:
@@ -178,8 +168,8 @@ async def test_on_a_phone_controls_are_touch_sized_nothing_scrolls_sideways_mate
     await chief.click("#motion-form button[type=submit]")
     await expect(clerk.locator('#motions li[data-status="open"]')).to_have_count(1, timeout=WAIT_MS)
     await chief.click("#tab-people")
-    await save_screenshot(chief, "meeting-desktop.png")
-    await save_screenshot(clerk, "meeting-phone.png")
+    await save_screenshot(chief, "meeting-desktop")
+    await save_screenshot(clerk, "meeting-phone")
 
 
 SESSION_ID = "() => window.xietongMeeting.sessionId"

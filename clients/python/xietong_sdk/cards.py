@@ -58,7 +58,7 @@ class Flows(Area):
         return cast(FlowStarted, data)
 
     async def list(self, box: FlowBox, limit: int | None = None) -> FlowList:
-        """A box (`todo`, `done`, `mine`), newest first, with every box's count."""
+        """A box (to-do, `done` or `mine`), newest first, with every box's count."""
         data = await self._call("flow:list", fields(box=box, limit=limit), retry=True)
         return cast(FlowList, data)
 
